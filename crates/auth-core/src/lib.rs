@@ -1,0 +1,29 @@
+//! authd's tokens, with no HTTP server and no database.
+//!
+//! - [`Claims`]: the access token's claims (RFC 9068 §2.2 plus `sid`, `roles`, `username`).
+//! - [`KeySet`]: exactly one signing key and any number of verification keys, by `kid`.
+//! - [`TokenIssuer`]: signs access tokens; [`Verifier`]: checks them (RFC 8725 practices).
+//! - [`RefreshSecret`]: opaque refresh tokens, stored only as a hash.
+//! - [`RevokedSessions`]: the in-memory set of revoked, not yet expired session ids.
+
+mod claims;
+mod issuer;
+mod keys;
+mod refresh;
+mod revoked;
+mod verifier;
+
+pub use claims::Claims;
+pub use issuer::{IssuedAccessToken, TokenIssuer, TokenSubject};
+pub use keys::{Algorithm, KeyError, KeySet, SigningKey};
+pub use refresh::{PresentedRefreshToken, RefreshSecret};
+pub use revoked::RevokedSessions;
+pub use verifier::{VerifyError, Verifier, VerifierConfig};
+
+/// Seconds since the Unix epoch, the unit of every time claim (RFC 7519 §2 "NumericDate").
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,118 @@
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use uuid::Uuid;
+
+const SELECTOR_LEN: usize = 16;
+const VERIFIER_LEN: usize = 32;
+const TOKEN_BYTES: usize = SELECTOR_LEN + VERIFIER_LEN;
+/// Length of the encoded token: base64url without padding of 48 bytes.
+const ENCODED_LEN: usize = TOKEN_BYTES * 4 / 3;
+
+/// A refresh token as it is stored: a public selector (the row's key) and the SHA-256 of
+/// its secret part. The plaintext exists only in the response that hands it out.
+///
+/// The token is the "split token" pattern: 128 random bits to find the row and 256 random
+/// bits of secret, compared in constant time, so neither a lookup's timing nor a database
+/// read reveals a usable token.
+#[derive(Debug, Clone)]
+pub struct RefreshSecret {
+    /// The row key (random, not time-ordered: it must not be guessable).
+    pub id: Uuid,
+    /// SHA-256 of the secret part.
+    pub secret_hash: [u8; 32],
+}
+
+impl RefreshSecret {
+    /// A new random token: the value to give the client, and what to store.
+    pub fn generate() -> Result<(String, RefreshSecret), getrandom::Error> {
+        let mut bytes = [0u8; TOKEN_BYTES];
+        getrandom::fill(&mut bytes)?;
+        let (selector, secret) = bytes.split_at(SELECTOR_LEN);
+        let stored = RefreshSecret {
+            id: Uuid::from_slice(selector).expect("16 bytes"),
+            secret_hash: Sha256::digest(secret).into(),
+        };
+        Ok((URL_SAFE_NO_PAD.encode(bytes), stored))
+    }
+}
+
+/// A refresh token as a client presented it, parsed but not yet checked.
+pub struct PresentedRefreshToken {
+    id: Uuid,
+    secret: [u8; VERIFIER_LEN],
+}
+
+impl PresentedRefreshToken {
+    /// Parses a presented token; `None` when it cannot be one of ours.
+    pub fn parse(token: &str) -> Option<Self> {
+        if token.len() != ENCODED_LEN {
+            return None;
+        }
+        let bytes = URL_SAFE_NO_PAD.decode(token).ok()?;
+        let (selector, secret) = bytes.split_at_checked(SELECTOR_LEN)?;
+        Some(Self {
+            id: Uuid::from_slice(selector).ok()?,
+            secret: secret.try_into().ok()?,
+        })
+    }
+
+    /// The row to look up.
+    pub fn id(&self) -> Uuid {
+        self.id
+    }
+
+    /// Whether the secret matches the stored hash, compared in constant time.
+    pub fn matches(&self, stored_hash: &[u8]) -> bool {
+        let hash: [u8; 32] = Sha256::digest(self.secret).into();
+        hash.ct_eq(stored_hash).into()
+    }
+}
+
+impl std::fmt::Debug for PresentedRefreshToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PresentedRefreshToken").field("id", &self.id).finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_generated_token_parses_and_matches_its_stored_hash() {
+        let (token, stored) = RefreshSecret::generate().unwrap();
+        assert_eq!(token.len(), 64);
+        let presented = PresentedRefreshToken::parse(&token).unwrap();
+        assert_eq!(presented.id(), stored.id);
+        assert!(presented.matches(&stored.secret_hash));
+    }
+
+    #[test]
+    fn tokens_are_unique_and_carry_256_secret_bits() {
+        let (a, sa) = RefreshSecret::generate().unwrap();
+        let (b, sb) = RefreshSecret::generate().unwrap();
+        assert_ne!(a, b);
+        assert_ne!(sa.secret_hash, sb.secret_hash);
+        assert_eq!(VERIFIER_LEN * 8, 256);
+    }
+
+    #[test]
+    fn a_changed_secret_does_not_match() {
+        let (token, stored) = RefreshSecret::generate().unwrap();
+        let mut chars: Vec<char> = token.chars().collect();
+        let last = chars.len() - 2;
+        chars[last] = if chars[last] == 'A' { 'B' } else { 'A' };
+        let altered: String = chars.into_iter().collect();
+        let presented = PresentedRefreshToken::parse(&altered).unwrap();
+        assert!(!presented.matches(&stored.secret_hash));
+    }
+
+    #[test]
+    fn garbage_does_not_parse() {
+        for s in ["", "short", &"!".repeat(64), &"A".repeat(65), &"A".repeat(63)] {
+            assert!(PresentedRefreshToken::parse(s).is_none(), "{s}");
+        }
+    }
+}

@@ -1,0 +1,381 @@
+use std::collections::HashMap;
+use std::time::Duration;
+
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Validation, decode, decode_header};
+
+use crate::issuer::ACCESS_TOKEN_TYP;
+use crate::{Algorithm, Claims, KeySet};
+
+/// Longest token looked at; anything longer is rejected before any parsing.
+/// Ours are a few hundred bytes.
+pub const MAX_TOKEN_LEN: usize = 8 * 1024;
+
+/// What a verifier expects of a token besides its signature.
+#[derive(Debug, Clone)]
+pub struct VerifierConfig {
+    pub issuer: String,
+    pub audience: String,
+    /// Clock skew tolerated on `exp` and `nbf`.
+    pub leeway: Duration,
+}
+
+impl VerifierConfig {
+    pub fn new(issuer: impl Into<String>, audience: impl Into<String>) -> Self {
+        Self {
+            issuer: issuer.into(),
+            audience: audience.into(),
+            leeway: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Why a token was rejected. The `Display` text is safe to show to the client: it
+/// goes into `error_description` and the `WWW-Authenticate` header (RFC 6750 §3).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VerifyError {
+    #[error("the token is malformed")]
+    Malformed,
+    #[error("the token is not an access token (typ must be at+jwt)")]
+    WrongType,
+    #[error("the token header has a parameter that is not accepted")]
+    ForbiddenHeader,
+    #[error("the token is signed with a key that is not known")]
+    UnknownKey,
+    #[error("the token's algorithm is not accepted")]
+    AlgorithmNotAllowed,
+    #[error("the token signature is invalid")]
+    BadSignature,
+    #[error("the token has expired")]
+    Expired,
+    #[error("the token is not valid yet")]
+    NotYetValid,
+    #[error("the token was issued by someone else")]
+    WrongIssuer,
+    #[error("the token is meant for another audience")]
+    WrongAudience,
+    #[error("the token's claims are missing or malformed")]
+    InvalidClaims,
+}
+
+/// Checks access tokens: header, allow-listed algorithm, signature by `kid`, then claims.
+///
+/// Everything that RFC 8725 (JWT best current practices) asks of a verifier: the algorithm
+/// comes from our key, never from the token (§3.1); `jku`, `jwk`, `x5u` and `x5c` are never
+/// followed (§3.10 of the same spirit: keys come only from configuration); `crit` is
+/// rejected since we understand no extension (RFC 7515 §4.1.11); `typ` must be `at+jwt`
+/// (RFC 9068 §4, RFC 8725 §3.11); `iss`, `aud`, `exp`, `nbf` are required and checked.
+#[derive(Clone)]
+pub struct Verifier {
+    keys: KeySet,
+    validations: HashMap<Algorithm, Validation>,
+}
+
+impl Verifier {
+    pub fn new(keys: KeySet, config: VerifierConfig) -> Self {
+        let validations = keys
+            .algorithms()
+            .into_iter()
+            .map(|alg| (alg, validation_for(alg, &config)))
+            .collect();
+        Self { keys, validations }
+    }
+
+    /// Verifies `token` and returns its claims. Does not consult revocation: that is the
+    /// caller's (the claims' `sid` against [`crate::RevokedSessions`]).
+    pub fn verify(&self, token: &str) -> Result<Claims, VerifyError> {
+        check_compact_shape(token)?;
+        let header = decode_header(token).map_err(|_| VerifyError::Malformed)?;
+
+        if !header
+            .typ
+            .as_deref()
+            .is_some_and(|t| t.eq_ignore_ascii_case(ACCESS_TOKEN_TYP) || t.eq_ignore_ascii_case("application/at+jwt"))
+        {
+            return Err(VerifyError::WrongType);
+        }
+        if header.crit.is_some()
+            || header.jku.is_some()
+            || header.jwk.is_some()
+            || header.x5u.is_some()
+            || header.x5c.is_some()
+        {
+            return Err(VerifyError::ForbiddenHeader);
+        }
+        let kid = header.kid.as_deref().ok_or(VerifyError::UnknownKey)?;
+        let key = self.keys.verification_key(kid).ok_or(VerifyError::UnknownKey)?;
+        // RFC 8725 §3.1: the key decides the algorithm, the token only has to agree.
+        if header.alg != key.alg.to_jwt() {
+            return Err(VerifyError::AlgorithmNotAllowed);
+        }
+        let validation = self
+            .validations
+            .get(&key.alg)
+            .ok_or(VerifyError::AlgorithmNotAllowed)?;
+
+        decode::<Claims>(token, &key.decoding, validation)
+            .map(|data| data.claims)
+            .map_err(|e| match e.kind() {
+                ErrorKind::InvalidSignature => VerifyError::BadSignature,
+                ErrorKind::ExpiredSignature => VerifyError::Expired,
+                ErrorKind::ImmatureSignature => VerifyError::NotYetValid,
+                ErrorKind::InvalidIssuer => VerifyError::WrongIssuer,
+                ErrorKind::InvalidAudience => VerifyError::WrongAudience,
+                ErrorKind::InvalidAlgorithm => VerifyError::AlgorithmNotAllowed,
+                ErrorKind::MissingRequiredClaim(_) | ErrorKind::InvalidClaimFormat(_) | ErrorKind::Json(_) => {
+                    VerifyError::InvalidClaims
+                }
+                _ => VerifyError::Malformed,
+            })
+    }
+}
+
+fn validation_for(alg: Algorithm, config: &VerifierConfig) -> Validation {
+    let mut v = Validation::new(alg.to_jwt());
+    v.leeway = config.leeway.as_secs();
+    v.validate_exp = true;
+    v.validate_nbf = true; // jsonwebtoken's default is false
+    v.set_issuer(&[&config.issuer]);
+    v.set_audience(&[&config.audience]);
+    v.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
+    v
+}
+
+/// JWS compact serialisation (RFC 7515 §7.1): exactly three base64url segments without
+/// padding (RFC 7515 §2), a non-empty signature, and a bounded length.
+fn check_compact_shape(token: &str) -> Result<(), VerifyError> {
+    if token.is_empty() || token.len() > MAX_TOKEN_LEN {
+        return Err(VerifyError::Malformed);
+    }
+    let mut segments = 0;
+    for segment in token.split('.') {
+        segments += 1;
+        if segment.is_empty()
+            || !segment
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(VerifyError::Malformed);
+        }
+    }
+    if segments != 3 {
+        return Err(VerifyError::Malformed);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use jsonwebtoken::{EncodingKey, Header, encode};
+    use secrecy::SecretString;
+    use serde_json::{Value, json};
+    use uuid::Uuid;
+
+    use super::*;
+    use crate::{SigningKey, TokenIssuer, TokenSubject, unix_now};
+
+    const SECRET: &str = "0123456789abcdef0123456789abcdef";
+
+    fn keys() -> KeySet {
+        KeySet::new(SigningKey::hs256(&SecretString::from(SECRET)).unwrap())
+    }
+
+    fn verifier() -> Verifier {
+        Verifier::new(keys(), VerifierConfig::new("authd", "api"))
+    }
+
+    fn subject() -> TokenSubject {
+        TokenSubject {
+            user_id: Uuid::now_v7(),
+            session_id: Uuid::now_v7(),
+            username: "alice".into(),
+            roles: vec!["admin".into()],
+        }
+    }
+
+    fn good_claims() -> Value {
+        let now = unix_now();
+        json!({
+            "iss": "authd", "aud": "api", "sub": Uuid::now_v7(), "sid": Uuid::now_v7(),
+            "jti": Uuid::now_v7(), "iat": now, "nbf": now, "exp": now + 600,
+            "roles": [], "username": "alice"
+        })
+    }
+
+    /// Signs arbitrary claims with the real secret and a header we control.
+    fn forge(header: Header, claims: &Value) -> String {
+        encode(&header, claims, &EncodingKey::from_secret(SECRET.as_bytes())).unwrap()
+    }
+
+    fn good_header() -> Header {
+        let mut h = Header::new(jsonwebtoken::Algorithm::HS256);
+        h.typ = Some("at+jwt".into());
+        h.kid = Some(keys().signing_key().kid().to_owned());
+        h
+    }
+
+    #[test]
+    fn a_token_it_signs_verifies_with_all_claims() {
+        // Also proves a crypto backend is compiled in: without one jsonwebtoken panics here.
+        let issuer = TokenIssuer::new(keys(), "authd".into(), "api".into(), Duration::from_secs(900));
+        let s = subject();
+        let issued = issuer.issue(&s).unwrap();
+        let claims = verifier().verify(&issued.token).unwrap();
+        assert_eq!(claims, issued.claims);
+        assert_eq!(claims.sub, s.user_id);
+        assert_eq!(claims.sid, s.session_id);
+        assert_eq!(claims.exp - claims.iat, 900);
+        let header = decode_header(&issued.token).unwrap();
+        assert_eq!(header.typ.as_deref(), Some("at+jwt"));
+        assert_eq!(header.kid.as_deref(), Some(keys().signing_key().kid()));
+    }
+
+    #[test]
+    fn the_forging_helper_makes_tokens_that_verify() {
+        // Guards the negative tests below: they differ from this one in one thing each.
+        assert!(verifier().verify(&forge(good_header(), &good_claims())).is_ok());
+    }
+
+    #[test]
+    fn a_token_signed_with_another_secret_is_rejected() {
+        let other = KeySet::new(SigningKey::hs256(&SecretString::from("z".repeat(32))).unwrap());
+        let token = TokenIssuer::new(other, "authd".into(), "api".into(), Duration::from_secs(60))
+            .issue(&subject())
+            .unwrap()
+            .token;
+        // Different secret means different kid: unknown key.
+        assert_eq!(verifier().verify(&token), Err(VerifyError::UnknownKey));
+        let mut h = good_header();
+        h.kid = Some(keys().signing_key().kid().to_owned());
+        let forged = encode(&h, &good_claims(), &EncodingKey::from_secret(&[b'z'; 32])).unwrap();
+        assert_eq!(verifier().verify(&forged), Err(VerifyError::BadSignature));
+    }
+
+    #[test]
+    fn alg_none_is_rejected_in_any_casing() {
+        let payload = URL_SAFE_NO_PAD.encode(good_claims().to_string());
+        for alg in ["none", "None", "NONE", "nOnE"] {
+            let header = URL_SAFE_NO_PAD.encode(
+                json!({"alg": alg, "typ": "at+jwt", "kid": keys().signing_key().kid()}).to_string(),
+            );
+            for token in [format!("{header}.{payload}."), format!("{header}.{payload}.c2ln")] {
+                assert!(verifier().verify(&token).is_err(), "{alg} accepted");
+            }
+        }
+    }
+
+    #[test]
+    fn a_wrong_or_missing_typ_is_rejected() {
+        for typ in [None, Some("JWT"), Some("jwt"), Some("at+jwt2")] {
+            let mut h = good_header();
+            h.typ = typ.map(str::to_owned);
+            assert_eq!(verifier().verify(&forge(h, &good_claims())), Err(VerifyError::WrongType));
+        }
+    }
+
+    #[test]
+    fn key_bearing_and_critical_headers_are_rejected() {
+        let mut h = good_header();
+        h.jku = Some("https://evil.example/jwks.json".into());
+        assert_eq!(verifier().verify(&forge(h, &good_claims())), Err(VerifyError::ForbiddenHeader));
+        let mut h = good_header();
+        h.x5u = Some("https://evil.example/cert.pem".into());
+        assert_eq!(verifier().verify(&forge(h, &good_claims())), Err(VerifyError::ForbiddenHeader));
+        let mut h = good_header();
+        h.crit = Some(vec!["exp".into()]);
+        assert_eq!(verifier().verify(&forge(h, &good_claims())), Err(VerifyError::ForbiddenHeader));
+    }
+
+    #[test]
+    fn an_unknown_or_missing_kid_is_rejected() {
+        let mut h = good_header();
+        h.kid = Some("someone-else".into());
+        assert_eq!(verifier().verify(&forge(h, &good_claims())), Err(VerifyError::UnknownKey));
+        let mut h = good_header();
+        h.kid = None;
+        assert_eq!(verifier().verify(&forge(h, &good_claims())), Err(VerifyError::UnknownKey));
+    }
+
+    #[test]
+    fn another_algorithm_than_the_keys_is_rejected() {
+        let mut h = good_header();
+        h.alg = jsonwebtoken::Algorithm::HS512;
+        assert_eq!(
+            verifier().verify(&forge(h, &good_claims())),
+            Err(VerifyError::AlgorithmNotAllowed)
+        );
+    }
+
+    #[test]
+    fn claim_checks_reject_what_they_should() {
+        let now = unix_now();
+        let cases: Vec<(&str, Value, VerifyError)> = vec![
+            ("iss", json!("someone"), VerifyError::WrongIssuer),
+            ("aud", json!("other"), VerifyError::WrongAudience),
+            ("exp", json!(now - 120), VerifyError::Expired),
+            ("nbf", json!(now + 120), VerifyError::NotYetValid),
+            ("exp", json!((now + 600).to_string()), VerifyError::InvalidClaims),
+            ("exp", json!(1e300), VerifyError::InvalidClaims),
+            ("exp", json!(-1), VerifyError::InvalidClaims),
+            ("sub", json!("not-a-uuid"), VerifyError::InvalidClaims),
+        ];
+        for (claim, value, expected) in cases {
+            let mut claims = good_claims();
+            claims[claim] = value.clone();
+            assert_eq!(
+                verifier().verify(&forge(good_header(), &claims)),
+                Err(expected.clone()),
+                "{claim} = {value}"
+            );
+        }
+        for claim in ["exp", "nbf", "iss", "aud", "sub", "sid"] {
+            let mut claims = good_claims();
+            claims.as_object_mut().unwrap().remove(claim);
+            assert!(verifier().verify(&forge(good_header(), &claims)).is_err(), "without {claim}");
+        }
+    }
+
+    #[test]
+    fn the_leeway_tolerates_small_clock_skew_only() {
+        let now = unix_now();
+        let mut claims = good_claims();
+        claims["exp"] = json!(now - 10);
+        assert!(verifier().verify(&forge(good_header(), &claims)).is_ok());
+        claims["exp"] = json!(now - 40);
+        assert_eq!(verifier().verify(&forge(good_header(), &claims)), Err(VerifyError::Expired));
+    }
+
+    #[test]
+    fn structurally_broken_tokens_are_malformed() {
+        let token = forge(good_header(), &good_claims());
+        let (head, sig) = token.rsplit_once('.').unwrap();
+        let long = "a".repeat(MAX_TOKEN_LEN + 1);
+        let cases = [
+            String::new(),
+            "abc".into(),
+            format!("{head}."),
+            format!("{head}.{sig}.{sig}"),
+            format!("{token}="),
+            format!("{head}.{}", &sig[..sig.len() / 2]),
+            token.replace('-', "+"),
+            format!(" {token}"),
+            long,
+        ];
+        for case in cases {
+            let result = verifier().verify(&case);
+            assert!(result.is_err(), "accepted {case:?}");
+        }
+    }
+
+    #[test]
+    fn a_tampered_payload_fails_the_signature() {
+        let token = forge(good_header(), &good_claims());
+        let parts: Vec<&str> = token.split('.').collect();
+        let mut claims = good_claims();
+        claims["roles"] = json!(["admin"]);
+        let tampered = format!("{}.{}.{}", parts[0], URL_SAFE_NO_PAD.encode(claims.to_string()), parts[2]);
+        assert_eq!(verifier().verify(&tampered), Err(VerifyError::BadSignature));
+    }
+}

@@ -1,1 +1,15 @@
+//! authd's HTTP service: routes, the bearer middleware, error mapping, configuration,
+//! start-up and the command line.
 
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod routes;
+pub mod signing;
+pub mod startup;
+pub mod state;
+pub mod telemetry;
+
+pub use config::Settings;
+pub use startup::Application;

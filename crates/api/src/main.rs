@@ -1,1 +1,30 @@
-fn main() {}
+use std::process::ExitCode;
+
+use api::cli::{Cli, Command};
+use clap::Parser;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Err(e) = dotenvy::dotenv()
+        && !e.not_found()
+    {
+        eprintln!("authd: cannot read .env: {e}");
+        return ExitCode::from(2);
+    }
+    let settings = match api::Settings::from_env() {
+        Ok(settings) => settings,
+        Err(e) => {
+            eprintln!("authd: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    api::telemetry::init(settings.log_format);
+    match api::cli::run(cli.command.unwrap_or(Command::Serve), settings).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("authd: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -11,7 +11,7 @@ mod issuer;
 mod keys;
 mod refresh;
 mod revoked;
-mod verifier;
+pub mod verifier;
 
 pub use claims::Claims;
 pub use issuer::{IssuedAccessToken, TokenIssuer, TokenSubject};

@@ -1,1 +1,24 @@
+//! authd's users, sessions and refresh tokens on SQLite or PostgreSQL, and password hashing.
+//!
+//! [`Store`] is one type over both databases: the schema is the same on each (see
+//! `migrations/`), so every query is written once and run on whichever pool is configured.
+//! Anything that must be atomic (rotating a refresh token, revoking sessions) is one
+//! transaction or one conditional statement.
 
+mod error;
+mod password;
+mod revocation_feed;
+mod sessions;
+mod store;
+mod timestamp;
+mod username;
+mod users;
+
+pub use error::StoreError;
+pub use password::{PasswordError, PasswordHasher, check_password_strength};
+pub use revocation_feed::spawn_revocation_feed;
+pub use sessions::{NewSession, RevocationReason, Rotation};
+pub use store::{Store, StoreOptions};
+pub use timestamp::Timestamp;
+pub use username::{Username, UsernameError};
+pub use users::User;

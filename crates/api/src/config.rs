@@ -1,0 +1,230 @@
+//! Typed settings from the environment (and `.env`), validated once at start.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use auth_core::Algorithm;
+use secrecy::SecretString;
+
+/// A configuration value that cannot be used; the message names the key.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid {key}: {message}")]
+pub struct ConfigError {
+    pub key: &'static str,
+    pub message: String,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+/// Everything authd is configured with. See `.env.example` for each key.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub bind_addr: String,
+    pub database_url: SecretString,
+    pub data_dir: PathBuf,
+    pub jwt_algorithm: Algorithm,
+    pub jwt_secret: Option<SecretString>,
+    pub jwt_private_key_file: Option<PathBuf>,
+    pub jwt_issuer: String,
+    pub jwt_audience: String,
+    pub jwt_leeway: Duration,
+    pub access_token_ttl: Duration,
+    pub refresh_token_ttl: Duration,
+    pub refresh_reuse_grace: Duration,
+    pub signup_enabled: bool,
+    /// `None`: pretty on a terminal, else JSON.
+    pub log_format: Option<LogFormat>,
+    pub request_body_limit: usize,
+    pub http_workers: usize,
+    pub password_hash_concurrency: usize,
+    pub database_max_connections: u32,
+    pub database_timeout: Duration,
+    pub revocation_poll_interval: Duration,
+}
+
+impl Settings {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|key| std::env::var(key).ok())
+    }
+
+    /// Reads settings through `lookup` (the environment, or a map in tests). Empty values
+    /// count as unset, so `.env.example` can list every key.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |key: &str| lookup(key).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+
+        let data_dir = PathBuf::from(get("DATA_DIR").unwrap_or_else(|| "./data".to_owned()));
+        let database_url = match get("DATABASE_URL") {
+            Some(url) => {
+                if !(url.starts_with("sqlite:") || url.starts_with("postgres:") || url.starts_with("postgresql:")) {
+                    return Err(invalid("DATABASE_URL", "must start with sqlite:// or postgres://"));
+                }
+                url
+            }
+            None => format!("sqlite://{}", data_dir.join("auth.db").display()),
+        };
+        let jwt_algorithm = parse(&get, "JWT_ALGORITHM", Algorithm::HS256, |v| v.parse())?;
+        let jwt_secret = get("JWT_SECRET").map(SecretString::from);
+        if let Some(secret) = &jwt_secret {
+            use secrecy::ExposeSecret;
+            let len = secret.expose_secret().len();
+            if len < auth_core::SigningKey::MIN_HS256_SECRET {
+                return Err(invalid(
+                    "JWT_SECRET",
+                    &format!("must be at least 32 bytes, got {len} (generate one: openssl rand -base64 48)"),
+                ));
+            }
+        }
+        let settings = Self {
+            bind_addr: get("BIND_ADDR").unwrap_or_else(|| "127.0.0.1:8080".to_owned()),
+            database_url: SecretString::from(database_url),
+            data_dir,
+            jwt_algorithm,
+            jwt_secret,
+            jwt_private_key_file: get("JWT_PRIVATE_KEY_FILE").map(PathBuf::from),
+            jwt_issuer: get("JWT_ISSUER").unwrap_or_else(|| "authd".to_owned()),
+            jwt_audience: get("JWT_AUDIENCE").unwrap_or_else(|| "api".to_owned()),
+            jwt_leeway: duration(&get, "JWT_LEEWAY", 30)?,
+            access_token_ttl: duration(&get, "ACCESS_TOKEN_TTL", 15 * 60)?,
+            refresh_token_ttl: duration(&get, "REFRESH_TOKEN_TTL", 30 * 24 * 3600)?,
+            refresh_reuse_grace: duration(&get, "REFRESH_REUSE_GRACE", 10)?,
+            signup_enabled: parse(&get, "SIGNUP_ENABLED", true, parse_bool)?,
+            log_format: match get("LOG_FORMAT").as_deref() {
+                None => None,
+                Some("pretty") => Some(LogFormat::Pretty),
+                Some("json") => Some(LogFormat::Json),
+                Some(_) => return Err(invalid("LOG_FORMAT", "must be pretty or json")),
+            },
+            request_body_limit: parse(&get, "REQUEST_BODY_LIMIT", 16 * 1024, positive)?,
+            http_workers: parse(&get, "HTTP_WORKERS", cores, positive)?,
+            password_hash_concurrency: parse(&get, "PASSWORD_HASH_CONCURRENCY", cores, positive)?,
+            database_max_connections: parse(&get, "DATABASE_MAX_CONNECTIONS", 10, positive)?,
+            database_timeout: duration(&get, "DATABASE_TIMEOUT", 5)?,
+            revocation_poll_interval: duration(&get, "REVOCATION_POLL_INTERVAL", 1)?,
+        };
+        if settings.access_token_ttl.is_zero() {
+            return Err(invalid("ACCESS_TOKEN_TTL", "must be longer than zero"));
+        }
+        if settings.refresh_token_ttl.is_zero() {
+            return Err(invalid("REFRESH_TOKEN_TTL", "must be longer than zero"));
+        }
+        if settings.database_timeout.is_zero() {
+            return Err(invalid("DATABASE_TIMEOUT", "must be longer than zero"));
+        }
+        if settings.revocation_poll_interval.is_zero() {
+            return Err(invalid("REVOCATION_POLL_INTERVAL", "must be longer than zero"));
+        }
+        Ok(settings)
+    }
+}
+
+fn invalid(key: &'static str, message: &str) -> ConfigError {
+    ConfigError {
+        key,
+        message: message.to_owned(),
+    }
+}
+
+fn parse<T, E: std::fmt::Display>(
+    get: &impl Fn(&str) -> Option<String>,
+    key: &'static str,
+    default: T,
+    parse: impl Fn(&str) -> Result<T, E>,
+) -> Result<T, ConfigError> {
+    match get(key) {
+        None => Ok(default),
+        Some(value) => parse(&value).map_err(|e| invalid(key, &format!("{value:?}: {e}"))),
+    }
+}
+
+fn duration(get: &impl Fn(&str) -> Option<String>, key: &'static str, default_secs: u64) -> Result<Duration, ConfigError> {
+    parse(get, key, Duration::from_secs(default_secs), parse_duration)
+}
+
+/// `15m`, `30d`, `10s`, `1h 30m`, or plain seconds.
+pub fn parse_duration(value: &str) -> Result<Duration, String> {
+    if let Ok(secs) = value.parse::<u64>() {
+        return Ok(Duration::from_secs(secs));
+    }
+    humantime::parse_duration(value).map_err(|_| "expected a duration such as 15m, 30d, 10s or plain seconds".to_owned())
+}
+
+fn parse_bool(value: &str) -> Result<bool, String> {
+    match value.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        _ => Err("expected true or false".to_owned()),
+    }
+}
+
+fn positive<T: std::str::FromStr + PartialOrd + Default>(value: &str) -> Result<T, String> {
+    match value.parse::<T>() {
+        Ok(n) if n > T::default() => Ok(n),
+        _ => Err("expected a positive whole number".to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn settings(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Settings::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn nothing_configured_gives_the_contracts_defaults() {
+        use secrecy::ExposeSecret;
+        let s = settings(&[]).unwrap();
+        assert_eq!(s.bind_addr, "127.0.0.1:8080");
+        assert_eq!(s.database_url.expose_secret(), "sqlite://./data/auth.db");
+        assert_eq!(s.jwt_algorithm, Algorithm::HS256);
+        assert_eq!(s.access_token_ttl, Duration::from_secs(900));
+        assert_eq!(s.refresh_token_ttl, Duration::from_secs(30 * 86400));
+        assert_eq!(s.refresh_reuse_grace, Duration::from_secs(10));
+        assert_eq!(s.jwt_leeway, Duration::from_secs(30));
+        assert_eq!(s.request_body_limit, 16384);
+        assert!(s.signup_enabled);
+        assert_eq!((s.jwt_issuer.as_str(), s.jwt_audience.as_str()), ("authd", "api"));
+    }
+
+    #[test]
+    fn durations_take_units_or_plain_seconds() {
+        let s = settings(&[("ACCESS_TOKEN_TTL", "90"), ("REFRESH_TOKEN_TTL", "7d"), ("REFRESH_REUSE_GRACE", "0")]).unwrap();
+        assert_eq!(s.access_token_ttl, Duration::from_secs(90));
+        assert_eq!(s.refresh_token_ttl, Duration::from_secs(7 * 86400));
+        assert_eq!(s.refresh_reuse_grace, Duration::ZERO);
+    }
+
+    #[test]
+    fn a_bad_value_names_its_key() {
+        for (key, value) in [
+            ("ACCESS_TOKEN_TTL", "soon"),
+            ("JWT_SECRET", "too-short"),
+            ("JWT_ALGORITHM", "none"),
+            ("SIGNUP_ENABLED", "maybe"),
+            ("DATABASE_URL", "mysql://x"),
+            ("LOG_FORMAT", "xml"),
+            ("HTTP_WORKERS", "0"),
+        ] {
+            let err = settings(&[(key, value)]).unwrap_err();
+            assert_eq!(err.key, key);
+            assert!(err.to_string().starts_with(&format!("invalid {key}:")), "{err}");
+        }
+    }
+
+    #[test]
+    fn the_secret_is_never_printed() {
+        let s = settings(&[("JWT_SECRET", "a-very-secret-value-of-32-bytes-or-more")]).unwrap();
+        assert!(!format!("{s:?}").contains("a-very-secret-value"));
+    }
+}

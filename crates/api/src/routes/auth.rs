@@ -1,0 +1,205 @@
+//! `/auth`: register, login, refresh, logout.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use auth_core::{Claims, PresentedRefreshToken, RefreshSecret, TokenSubject};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use user_store::{RevocationReason, Rotation, User, Username, check_password_strength};
+use uuid::Uuid;
+
+use crate::error::ApiError;
+use crate::routes::{is_blank, json_body};
+use crate::state::AppState;
+
+#[derive(Deserialize)]
+pub struct Credentials {
+    username: String,
+    password: SecretString,
+}
+
+/// The token response (RFC 6749 §5.1), never cached.
+#[derive(Serialize)]
+struct TokenPair {
+    access_token: String,
+    token_type: &'static str,
+    expires_in: i64,
+    refresh_token: String,
+    refresh_expires_in: u64,
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn register(state: web::Data<AppState>, body: web::Json<Credentials>) -> Result<HttpResponse, ApiError> {
+    if !state.signup_enabled {
+        return Err(ApiError::SignupDisabled);
+    }
+    let Credentials { username, password } = body.into_inner();
+    let user = create_user(&state, &username, password, &[]).await?;
+    Ok(HttpResponse::Created().json(user))
+}
+
+/// Validates, hashes and stores a new user: shared by `POST /auth/register` and
+/// `authd user create`.
+pub async fn create_user(
+    state: &AppState,
+    username: &str,
+    password: SecretString,
+    roles: &[String],
+) -> Result<User, ApiError> {
+    use secrecy::ExposeSecret;
+    let username = Username::parse(username)?;
+    check_password_strength(password.expose_secret(), username.as_str())?;
+    let hash = state.hasher.hash(password).await?;
+    let user = state.store.create_user(&username, &hash, roles).await?;
+    tracing::info!(user_id = %user.id, "user registered");
+    Ok(user)
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn login(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> Result<HttpResponse, ApiError> {
+    let Credentials { username, password } = login_credentials(&req, &body)?;
+    // A name that cannot exist is treated like an unknown user, dummy hash included.
+    let found = match Username::parse(&username) {
+        Ok(name) => state.store.find_credentials(&name).await?,
+        Err(_) => None,
+    };
+    let (user, hash) = match found {
+        Some(c) => (Some(c.user), Some(c.password_hash)),
+        None => (None, None),
+    };
+    let verified = state.hasher.verify(password, hash).await?;
+    let user = match user {
+        Some(user) if verified => user,
+        _ => {
+            tracing::info!("login failed");
+            return Err(ApiError::InvalidCredentials);
+        }
+    };
+    if user.disabled {
+        return Err(ApiError::AccountDisabled);
+    }
+    let (refresh_token, refresh) = new_refresh_secret()?;
+    let session = state.store.create_session(user.id, &refresh, state.refresh_token_ttl).await?;
+    tracing::info!(user_id = %user.id, session_id = %session.session_id, "login succeeded");
+    token_response(&state, &user, session.session_id, refresh_token)
+}
+
+/// JSON body, or an empty body with HTTP Basic credentials (RFC 7617).
+fn login_credentials(req: &HttpRequest, body: &[u8]) -> Result<Credentials, ApiError> {
+    if !is_blank(body) {
+        return json_body(req, body);
+    }
+    let basic = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("basic"))
+        .map(|(_, encoded)| encoded.trim());
+    let Some(encoded) = basic else {
+        return Err(ApiError::InvalidRequest(
+            "send a JSON body with username and password, or HTTP Basic credentials".to_owned(),
+        ));
+    };
+    let malformed = || ApiError::InvalidRequest("the Basic credentials are malformed".to_owned());
+    let decoded = STANDARD.decode(encoded).map_err(|_| malformed())?;
+    let decoded = String::from_utf8(decoded).map_err(|_| malformed())?;
+    // RFC 7617 §2: the user-id cannot contain a colon; the password may.
+    let (username, password) = decoded.split_once(':').ok_or_else(malformed)?;
+    Ok(Credentials {
+        username: username.to_owned(),
+        password: SecretString::from(password),
+    })
+}
+
+#[derive(Deserialize)]
+pub struct RefreshRequest {
+    refresh_token: SecretString,
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn refresh(state: web::Data<AppState>, body: web::Json<RefreshRequest>) -> Result<HttpResponse, ApiError> {
+    use secrecy::ExposeSecret;
+    const INVALID: &str = "the refresh token is invalid, expired or revoked";
+    let Some(presented) = PresentedRefreshToken::parse(body.refresh_token.expose_secret()) else {
+        return Err(ApiError::InvalidGrant(INVALID));
+    };
+    let (refresh_token, next) = new_refresh_secret()?;
+    let rotation = state
+        .store
+        .rotate_refresh_token(&presented, &next, state.refresh_token_ttl, state.refresh_reuse_grace)
+        .await?;
+    match rotation {
+        Rotation::Rotated { session_id, user } => token_response(&state, &user, session_id, refresh_token),
+        Rotation::ReuseDetected { session_id } => {
+            state.remember_revoked(&[session_id]);
+            Err(ApiError::InvalidGrant(
+                "the refresh token was already used; the session has been revoked",
+            ))
+        }
+        Rotation::Invalid => Err(ApiError::InvalidGrant(INVALID)),
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+enum LogoutScope {
+    #[default]
+    Local,
+    Global,
+    Others,
+}
+
+#[derive(Deserialize, Default)]
+struct LogoutRequest {
+    #[serde(default)]
+    scope: LogoutScope,
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn logout(
+    state: web::Data<AppState>,
+    claims: web::ReqData<Claims>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let request: LogoutRequest = if is_blank(&body) { LogoutRequest::default() } else { json_body(&req, &body)? };
+    let reason = RevocationReason::Logout;
+    let revoked = match request.scope {
+        LogoutScope::Local => state.store.revoke_session(claims.sid, reason).await?,
+        LogoutScope::Global => state.store.revoke_user_sessions(claims.sub, None, reason).await?,
+        LogoutScope::Others => state.store.revoke_user_sessions(claims.sub, Some(claims.sid), reason).await?,
+    };
+    state.remember_revoked(&revoked);
+    tracing::info!(user_id = %claims.sub, sessions = revoked.len(), "logged out");
+    Ok(HttpResponse::NoContent().finish())
+}
+
+fn new_refresh_secret() -> Result<(String, RefreshSecret), ApiError> {
+    RefreshSecret::generate().map_err(|e| ApiError::Internal(anyhow::anyhow!("no randomness: {e}")))
+}
+
+fn token_response(state: &AppState, user: &User, session_id: Uuid, refresh_token: String) -> Result<HttpResponse, ApiError> {
+    let subject = TokenSubject {
+        user_id: user.id,
+        session_id,
+        username: user.username.clone(),
+        roles: user.roles.0.clone(),
+    };
+    let access = state
+        .issuer
+        .issue(&subject)
+        .map_err(|e| ApiError::Internal(anyhow::Error::new(e).context("signing an access token")))?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::PRAGMA, "no-cache"))
+        .json(TokenPair {
+            access_token: access.token,
+            token_type: "Bearer",
+            expires_in: access.expires_in,
+            refresh_token,
+            refresh_expires_in: state.refresh_token_ttl.as_secs(),
+        }))
+}

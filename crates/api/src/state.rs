@@ -1,0 +1,31 @@
+use std::time::Duration;
+
+use auth_core::{RevokedSessions, TokenIssuer, Verifier, unix_now};
+use user_store::{PasswordHasher, Store};
+use uuid::Uuid;
+
+/// What every handler shares, passed as `web::Data<AppState>` (no globals).
+pub struct AppState {
+    pub store: Store,
+    pub hasher: PasswordHasher,
+    pub issuer: TokenIssuer,
+    pub verifier: Verifier,
+    pub revoked: RevokedSessions,
+    pub refresh_token_ttl: Duration,
+    pub refresh_reuse_grace: Duration,
+    pub signup_enabled: bool,
+    /// How long a revoked session must stay in the revoked set: the longest an access
+    /// token lives, plus the verification leeway.
+    pub revocation_retention: Duration,
+}
+
+impl AppState {
+    /// Makes revocations done by this replica take effect here at once (the others learn
+    /// of them from the database within their poll interval).
+    pub fn remember_revoked(&self, sessions: &[Uuid]) {
+        let forget_after = unix_now().saturating_add(self.revocation_retention.as_secs() as i64);
+        for sid in sessions {
+            self.revoked.insert(*sid, forget_after);
+        }
+    }
+}

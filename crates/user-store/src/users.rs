@@ -1,0 +1,123 @@
+use serde::Serialize;
+use sqlx::types::Json;
+use uuid::Uuid;
+
+use crate::error::DbResultExt;
+use crate::store::on_pool;
+use crate::{Store, StoreError, Timestamp, Username};
+
+/// A user as the API shows it: never a hash.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct User {
+    pub id: Uuid,
+    pub username: String,
+    #[serde(serialize_with = "roles_as_array")]
+    pub roles: Json<Vec<String>>,
+    pub disabled: bool,
+    pub created_at: Timestamp,
+}
+
+fn roles_as_array<S: serde::Serializer>(roles: &Json<Vec<String>>, s: S) -> Result<S::Ok, S::Error> {
+    roles.0.serialize(s)
+}
+
+/// A user with the stored password hash, for logins; not serialisable on purpose.
+#[derive(sqlx::FromRow)]
+pub struct UserCredentials {
+    #[sqlx(flatten)]
+    pub user: User,
+    pub password_hash: String,
+}
+
+impl Store {
+    /// Creates a user; [`StoreError::UsernameTaken`] when the case-folded name exists
+    /// (decided by the `users_username_key` constraint, so concurrent sign-ups cannot both win).
+    #[tracing::instrument(skip_all, fields(username = %username.as_str()))]
+    pub async fn create_user(
+        &self,
+        username: &Username,
+        password_hash: &str,
+        roles: &[String],
+    ) -> Result<User, StoreError> {
+        let now = Timestamp::now();
+        let user = User {
+            id: Uuid::now_v7(),
+            username: username.as_str().to_owned(),
+            roles: Json(roles.to_vec()),
+            disabled: false,
+            created_at: now,
+        };
+        let result = on_pool!(self, pool => sqlx::query(
+            "INSERT INTO users (id, username, username_key, password_hash, roles, disabled, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $7)")
+            .bind(user.id)
+            .bind(&user.username)
+            .bind(username.key())
+            .bind(password_hash)
+            .bind(&user.roles)
+            .bind(user.disabled)
+            .bind(now)
+            .execute(pool)
+            .await
+            .map(|_| ()));
+        match result {
+            Ok(()) => Ok(user),
+            Err(sqlx::Error::Database(e))
+                if e.is_unique_violation()
+                    // PostgreSQL names the constraint; SQLite does not, and on this
+                    // insert its only other unique key is a fresh UUID v7.
+                    && e.constraint().is_none_or(|c| c == "users_username_key") =>
+            {
+                Err(StoreError::UsernameTaken)
+            }
+            Err(e) => Err(StoreError::from_sqlx(e, "insert user")),
+        }
+    }
+
+    /// The user with this (normalised) name, with its password hash.
+    #[tracing::instrument(skip_all)]
+    pub async fn find_credentials(&self, username: &Username) -> Result<Option<UserCredentials>, StoreError> {
+        const SQL: &str = "SELECT id, username, roles, disabled, created_at, password_hash \
+                           FROM users WHERE username_key = $1";
+        on_pool!(self, pool => sqlx::query_as::<_, UserCredentials>(SQL)
+            .bind(username.key())
+            .fetch_optional(pool)
+            .await
+            .db("find user by name"))
+    }
+
+    /// The user's password hash, by id.
+    #[tracing::instrument(skip_all, fields(user_id = %id))]
+    pub async fn find_credentials_by_id(&self, id: Uuid) -> Result<Option<UserCredentials>, StoreError> {
+        const SQL: &str = "SELECT id, username, roles, disabled, created_at, password_hash \
+                           FROM users WHERE id = $1";
+        on_pool!(self, pool => sqlx::query_as::<_, UserCredentials>(SQL)
+            .bind(id)
+            .fetch_optional(pool)
+            .await
+            .db("find user by id"))
+    }
+
+    #[tracing::instrument(skip_all, fields(user_id = %id))]
+    pub async fn find_user(&self, id: Uuid) -> Result<Option<User>, StoreError> {
+        const SQL: &str = "SELECT id, username, roles, disabled, created_at FROM users WHERE id = $1";
+        on_pool!(self, pool => sqlx::query_as::<_, User>(SQL)
+            .bind(id)
+            .fetch_optional(pool)
+            .await
+            .db("find user"))
+    }
+
+    /// Replaces a user's password hash without touching sessions (a rehash on login).
+    #[tracing::instrument(skip_all, fields(user_id = %id))]
+    pub async fn update_password_hash(&self, id: Uuid, password_hash: &str) -> Result<(), StoreError> {
+        on_pool!(self, pool => sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
+            .bind(password_hash)
+            .bind(Timestamp::now())
+            .bind(id)
+            .execute(pool)
+            .await
+            .db("update password hash")
+            .map(|_| ()))
+    }
+}

@@ -1,0 +1,214 @@
+#!/usr/bin/env python3
+"""Static checks of the deployment files (there is no Docker engine in CI).
+
+- docker-compose.yml: services postgres and authd exist; authd depends on
+  postgres with condition service_healthy; postgres has a healthcheck; authd
+  has a build (whose Dockerfile exists) or an image; every named volume the
+  services use is declared at the top level.
+- .env.example: every configuration key (the contract's configuration table
+  plus the keys below) appears exactly once, commented out as `# KEY=default`,
+  so that copying it to .env changes nothing.
+
+Run from anywhere: paths are relative to the repository root.
+"""
+
+import os
+import re
+import sys
+
+import yaml
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+
+# Every configuration key, in the order .env.example lists them.
+CONFIG_KEYS = [
+    "BIND_ADDR",
+    "DATABASE_URL",
+    "DATA_DIR",
+    "JWT_ALGORITHM",
+    "JWT_SECRET",
+    "JWT_PRIVATE_KEY_FILE",
+    "JWT_ISSUER",
+    "JWT_AUDIENCE",
+    "JWT_LEEWAY",
+    "ACCESS_TOKEN_TTL",
+    "REFRESH_TOKEN_TTL",
+    "REFRESH_REUSE_GRACE",
+    "SIGNUP_ENABLED",
+    "LOG_FORMAT",
+    "RUST_LOG",
+    "REQUEST_BODY_LIMIT",
+    "HTTP_WORKERS",
+    "PASSWORD_HASH_CONCURRENCY",
+    "DATABASE_MAX_CONNECTIONS",
+    "DATABASE_TIMEOUT",
+    "REVOCATION_POLL_INTERVAL",
+]
+
+# Where the HTTP contract may be: beside the clone in CI (shared/), or copied
+# into the project's own docs.
+CONTRACT_CANDIDATES = [
+    os.path.join(ROOT, "..", "shared", "API.md"),
+    os.path.join(ROOT, "docs", "API.md"),
+]
+
+errors = []
+
+
+def fail(msg):
+    errors.append(msg)
+
+
+def contract_keys():
+    """Keys of the contract's configuration table, or None if no contract is found."""
+    for path in CONTRACT_CANDIDATES:
+        if not os.path.isfile(path):
+            continue
+        keys = []
+        in_section = False
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("Configuration keys"):
+                    in_section = True
+                    continue
+                if in_section:
+                    m = re.match(r"^\|\s*`([A-Z][A-Z0-9_]*)`\s*\|", line)
+                    if m:
+                        keys.append(m.group(1))
+                    elif keys and not line.startswith("|"):
+                        break  # end of the table
+        if not keys:
+            fail(f"{os.path.relpath(path, ROOT)}: no configuration table found under 'Configuration keys'")
+        return os.path.relpath(path, ROOT), keys
+    return None, None
+
+
+def check_compose():
+    path = os.path.join(ROOT, "docker-compose.yml")
+    if not os.path.isfile(path):
+        fail("docker-compose.yml is missing")
+        return
+    with open(path, encoding="utf-8") as f:
+        try:
+            doc = yaml.safe_load(f)
+        except yaml.YAMLError as e:
+            fail(f"docker-compose.yml is not valid YAML: {e}")
+            return
+    if not isinstance(doc, dict):
+        fail("docker-compose.yml: top level is not a mapping")
+        return
+    services = doc.get("services")
+    if not isinstance(services, dict):
+        fail("docker-compose.yml: no 'services' mapping")
+        return
+    for name in ("postgres", "authd"):
+        if not isinstance(services.get(name), dict):
+            fail(f"docker-compose.yml: service '{name}' is missing")
+    pg = services.get("postgres") or {}
+    authd = services.get("authd") or {}
+
+    # postgres: healthcheck
+    hc = pg.get("healthcheck") if isinstance(pg, dict) else None
+    if not isinstance(hc, dict) or not hc.get("test") or hc.get("disable"):
+        fail("docker-compose.yml: service 'postgres' has no healthcheck test")
+
+    # authd: depends on postgres being healthy
+    deps = authd.get("depends_on") if isinstance(authd, dict) else None
+    cond = None
+    if isinstance(deps, dict) and isinstance(deps.get("postgres"), dict):
+        cond = deps["postgres"].get("condition")
+    if cond != "service_healthy":
+        fail("docker-compose.yml: service 'authd' must depend on 'postgres' with condition: service_healthy")
+
+    # authd: build or image
+    if isinstance(authd, dict):
+        build = authd.get("build")
+        image = authd.get("image")
+        if not build and not image:
+            fail("docker-compose.yml: service 'authd' has neither 'build' nor 'image'")
+        if build:
+            if isinstance(build, str):
+                context, dockerfile = build, "Dockerfile"
+            elif isinstance(build, dict):
+                context = build.get("context", ".")
+                dockerfile = build.get("dockerfile", "Dockerfile")
+            else:
+                fail("docker-compose.yml: service 'authd' has a 'build' that is neither a path nor a mapping")
+                context = dockerfile = None
+            if context is not None:
+                df = os.path.join(ROOT, context, dockerfile)
+                if not os.path.isfile(df):
+                    fail(f"docker-compose.yml: authd's build has no Dockerfile at {os.path.relpath(df, ROOT)}")
+
+    # named volumes used by services are declared at top level
+    declared = doc.get("volumes") or {}
+    if not isinstance(declared, dict):
+        fail("docker-compose.yml: top-level 'volumes' is not a mapping")
+        declared = {}
+    used = set()
+    for sname, svc in services.items():
+        if not isinstance(svc, dict):
+            continue
+        for v in svc.get("volumes") or []:
+            if isinstance(v, str):
+                source = v.split(":", 1)[0] if ":" in v else None
+            elif isinstance(v, dict):
+                source = v.get("source") if v.get("type", "volume") == "volume" else None
+            else:
+                source = None
+            # A named volume is a source that is not a path.
+            if source and not source.startswith((".", "/", "~", "$")):
+                used.add(source)
+    for name in ("pgdata", "authd-data"):
+        used.add(name)  # these two must exist whatever the services say
+    for name in sorted(used):
+        if name not in declared:
+            fail(f"docker-compose.yml: named volume '{name}' is used or required but not declared under top-level 'volumes'")
+
+
+def check_env_example():
+    path = os.path.join(ROOT, ".env.example")
+    if not os.path.isfile(path):
+        fail(".env.example is missing")
+        return
+    commented = {}
+    with open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            m = re.match(r"^\s*([A-Z][A-Z0-9_]*)\s*=", line)
+            if m:
+                fail(f".env.example:{lineno}: {m.group(1)} is set, not commented out (copying the file to .env must change nothing)")
+                continue
+            m = re.match(r"^\s*#\s*([A-Z][A-Z0-9_]*)=", line)
+            if m:
+                commented.setdefault(m.group(1), []).append(lineno)
+
+    source, from_contract = contract_keys()
+    if source is None:
+        print("note: the HTTP contract (shared/API.md) was not found; checking the built-in key list only")
+        from_contract = []
+    else:
+        print(f"contract configuration keys read from {source}: {len(from_contract)}")
+    required = list(CONFIG_KEYS) + [k for k in from_contract if k not in CONFIG_KEYS]
+    for key in required:
+        lines = commented.get(key)
+        if not lines:
+            origin = "the contract's configuration table" if key in from_contract else "the configuration keys"
+            fail(f".env.example: {key} (from {origin}) is missing; expected a line '# {key}=<default>'")
+        elif len(lines) > 1:
+            fail(f".env.example: {key} appears {len(lines)} times (lines {', '.join(map(str, lines))})")
+
+
+def main():
+    check_compose()
+    check_env_example()
+    if errors:
+        for e in errors:
+            print(f"FAIL: {e}", file=sys.stderr)
+        print(f"deployment checks: {len(errors)} problem(s)", file=sys.stderr)
+        return 1
+    print("deployment checks: docker-compose.yml and .env.example OK")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

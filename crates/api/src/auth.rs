@@ -70,10 +70,13 @@ pub async fn validate_bearer(
     }
 }
 
-fn authenticate(req: &ServiceRequest, credentials: BearerCredentials) -> Result<auth_core::Claims, ApiError> {
-    let state = req
-        .app_data::<web::Data<AppState>>()
-        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("application state is not registered")))?;
+fn authenticate(
+    req: &ServiceRequest,
+    credentials: BearerCredentials,
+) -> Result<auth_core::Claims, ApiError> {
+    let state = req.app_data::<web::Data<AppState>>().ok_or_else(|| {
+        ApiError::Internal(anyhow::anyhow!("application state is not registered"))
+    })?;
     let token = match credentials {
         BearerCredentials::Missing => return Err(ApiError::Unauthorized(None)),
         BearerCredentials::Malformed => return Err(TokenProblem::MalformedHeader.into()),

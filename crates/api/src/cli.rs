@@ -11,7 +11,11 @@ use crate::routes::auth::create_user;
 use crate::startup::{Application, build_state, open_store};
 
 #[derive(Debug, Parser)]
-#[command(name = "authd", version, about = "A JWT authentication service: users, sessions, tokens.")]
+#[command(
+    name = "authd",
+    version,
+    about = "A JWT authentication service: users, sessions, tokens."
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -44,7 +48,12 @@ pub enum UserCommand {
 
 pub async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
     match command {
-        Command::Serve => Application::build(settings).await?.run_until_stopped().await?,
+        Command::Serve => {
+            Application::build(settings)
+                .await?
+                .run_until_stopped()
+                .await?
+        }
         Command::Migrate => {
             let store = open_store(&settings).await?;
             eprintln!("migrations applied ({})", store.kind());
@@ -58,7 +67,10 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             let user = create_user(&state, &username, password, &roles)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
-            println!("{}", serde_json::to_string(&user).context("printing the user")?);
+            println!(
+                "{}",
+                serde_json::to_string(&user).context("printing the user")?
+            );
             state.store.close().await;
         }
     }
@@ -68,14 +80,18 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
 fn read_password() -> anyhow::Result<SecretString> {
     if std::io::stdin().is_terminal() {
         let first = rpassword::prompt_password("Password: ").context("reading the password")?;
-        let again = rpassword::prompt_password("Repeat password: ").context("reading the password")?;
+        let again =
+            rpassword::prompt_password("Repeat password: ").context("reading the password")?;
         if first != again {
             bail!("the passwords do not match");
         }
         return Ok(SecretString::from(first));
     }
     let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line).context("reading the password from stdin")?;
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("reading the password from stdin")?;
     let password = line.trim_end_matches(['\n', '\r']).to_owned();
     if password.is_empty() {
         bail!("no password on standard input");

@@ -56,14 +56,24 @@ impl Settings {
     /// Reads settings through `lookup` (the environment, or a map in tests). Empty values
     /// count as unset, so `.env.example` can list every key.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |key: &str| lookup(key).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let get = |key: &str| {
+            lookup(key)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
 
         let data_dir = PathBuf::from(get("DATA_DIR").unwrap_or_else(|| "./data".to_owned()));
         let database_url = match get("DATABASE_URL") {
             Some(url) => {
-                if !(url.starts_with("sqlite:") || url.starts_with("postgres:") || url.starts_with("postgresql:")) {
-                    return Err(invalid("DATABASE_URL", "must start with sqlite:// or postgres://"));
+                if !(url.starts_with("sqlite:")
+                    || url.starts_with("postgres:")
+                    || url.starts_with("postgresql:"))
+                {
+                    return Err(invalid(
+                        "DATABASE_URL",
+                        "must start with sqlite:// or postgres://",
+                    ));
                 }
                 url
             }
@@ -77,7 +87,9 @@ impl Settings {
             if len < auth_core::SigningKey::MIN_HS256_SECRET {
                 return Err(invalid(
                     "JWT_SECRET",
-                    &format!("must be at least 32 bytes, got {len} (generate one: openssl rand -base64 48)"),
+                    &format!(
+                        "must be at least 32 bytes, got {len} (generate one: openssl rand -base64 48)"
+                    ),
                 ));
             }
         }
@@ -118,7 +130,10 @@ impl Settings {
             return Err(invalid("DATABASE_TIMEOUT", "must be longer than zero"));
         }
         if settings.revocation_poll_interval.is_zero() {
-            return Err(invalid("REVOCATION_POLL_INTERVAL", "must be longer than zero"));
+            return Err(invalid(
+                "REVOCATION_POLL_INTERVAL",
+                "must be longer than zero",
+            ));
         }
         Ok(settings)
     }
@@ -143,7 +158,11 @@ fn parse<T, E: std::fmt::Display>(
     }
 }
 
-fn duration(get: &impl Fn(&str) -> Option<String>, key: &'static str, default_secs: u64) -> Result<Duration, ConfigError> {
+fn duration(
+    get: &impl Fn(&str) -> Option<String>,
+    key: &'static str,
+    default_secs: u64,
+) -> Result<Duration, ConfigError> {
     parse(get, key, Duration::from_secs(default_secs), parse_duration)
 }
 
@@ -152,7 +171,8 @@ pub fn parse_duration(value: &str) -> Result<Duration, String> {
     if let Ok(secs) = value.parse::<u64>() {
         return Ok(Duration::from_secs(secs));
     }
-    humantime::parse_duration(value).map_err(|_| "expected a duration such as 15m, 30d, 10s or plain seconds".to_owned())
+    humantime::parse_duration(value)
+        .map_err(|_| "expected a duration such as 15m, 30d, 10s or plain seconds".to_owned())
 }
 
 fn parse_bool(value: &str) -> Result<bool, String> {
@@ -177,7 +197,10 @@ mod tests {
     use super::*;
 
     fn settings(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
-        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Settings::from_lookup(|k| map.get(k).cloned())
     }
 
@@ -194,12 +217,20 @@ mod tests {
         assert_eq!(s.jwt_leeway, Duration::from_secs(30));
         assert_eq!(s.request_body_limit, 16384);
         assert!(s.signup_enabled);
-        assert_eq!((s.jwt_issuer.as_str(), s.jwt_audience.as_str()), ("authd", "api"));
+        assert_eq!(
+            (s.jwt_issuer.as_str(), s.jwt_audience.as_str()),
+            ("authd", "api")
+        );
     }
 
     #[test]
     fn durations_take_units_or_plain_seconds() {
-        let s = settings(&[("ACCESS_TOKEN_TTL", "90"), ("REFRESH_TOKEN_TTL", "7d"), ("REFRESH_REUSE_GRACE", "0")]).unwrap();
+        let s = settings(&[
+            ("ACCESS_TOKEN_TTL", "90"),
+            ("REFRESH_TOKEN_TTL", "7d"),
+            ("REFRESH_REUSE_GRACE", "0"),
+        ])
+        .unwrap();
         assert_eq!(s.access_token_ttl, Duration::from_secs(90));
         assert_eq!(s.refresh_token_ttl, Duration::from_secs(7 * 86400));
         assert_eq!(s.refresh_reuse_grace, Duration::ZERO);
@@ -218,7 +249,10 @@ mod tests {
         ] {
             let err = settings(&[(key, value)]).unwrap_err();
             assert_eq!(err.key, key);
-            assert!(err.to_string().starts_with(&format!("invalid {key}:")), "{err}");
+            assert!(
+                err.to_string().starts_with(&format!("invalid {key}:")),
+                "{err}"
+            );
         }
     }
 

@@ -2,10 +2,10 @@
 //! `{"error", "error_description"}` (RFC 6749 §5.2 shape).
 
 use actix_web::dev::ServiceResponse;
-use actix_web::http::header;
 use actix_web::http::StatusCode;
+use actix_web::http::header;
 use actix_web::middleware::ErrorHandlerResponse;
-use actix_web::{HttpRequest, HttpResponse, ResponseError};
+use actix_web::{HttpResponse, ResponseError};
 use auth_core::VerifyError;
 use serde::Serialize;
 use user_store::{PasswordError, StoreError, UsernameError};
@@ -27,6 +27,10 @@ pub enum ApiError {
     SignupDisabled,
     #[error("the username or password is wrong")]
     InvalidCredentials,
+    /// A wrong `current_password` on the protected scope: the token is fine, so the
+    /// challenge carries no error attribute.
+    #[error("the current password is wrong")]
+    WrongCurrentPassword,
     #[error("this account is disabled")]
     AccountDisabled,
     #[error("{0}")]
@@ -76,7 +80,7 @@ impl ApiError {
             ApiError::WeakPassword(_) => "weak_password",
             ApiError::UsernameTaken => "username_taken",
             ApiError::SignupDisabled => "signup_disabled",
-            ApiError::InvalidCredentials => "invalid_credentials",
+            ApiError::InvalidCredentials | ApiError::WrongCurrentPassword => "invalid_credentials",
             ApiError::AccountDisabled => "account_disabled",
             ApiError::InvalidGrant(_) => "invalid_grant",
             ApiError::Unauthorized(_) => "invalid_token",
@@ -99,7 +103,9 @@ impl ApiError {
             StatusCode::SERVICE_UNAVAILABLE => ApiError::Unavailable,
             s if s.is_client_error() => ApiError::InvalidRequest(format!(
                 "the request was rejected: {}",
-                s.canonical_reason().unwrap_or("client error").to_lowercase()
+                s.canonical_reason()
+                    .unwrap_or("client error")
+                    .to_lowercase()
             )),
             s => ApiError::Internal(anyhow::anyhow!("unhandled error status {s}")),
         }
@@ -109,12 +115,13 @@ impl ApiError {
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            ApiError::InvalidRequest(_) | ApiError::InvalidUsername(_) | ApiError::WeakPassword(_) => {
-                StatusCode::BAD_REQUEST
-            }
-            ApiError::InvalidCredentials | ApiError::InvalidGrant(_) | ApiError::Unauthorized(_) => {
-                StatusCode::UNAUTHORIZED
-            }
+            ApiError::InvalidRequest(_)
+            | ApiError::InvalidUsername(_)
+            | ApiError::WeakPassword(_) => StatusCode::BAD_REQUEST,
+            ApiError::InvalidCredentials
+            | ApiError::WrongCurrentPassword
+            | ApiError::InvalidGrant(_)
+            | ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::SignupDisabled | ApiError::AccountDisabled => StatusCode::FORBIDDEN,
             ApiError::UsernameTaken => StatusCode::CONFLICT,
             ApiError::NotFound => StatusCode::NOT_FOUND,
@@ -135,11 +142,19 @@ impl ResponseError for ApiError {
         }
         let mut response = HttpResponse::build(self.status_code());
         response.insert_header((header::CACHE_CONTROL, "no-store"));
-        if let ApiError::Unauthorized(problem) = self {
-            response.insert_header((header::WWW_AUTHENTICATE, bearer_challenge(problem.as_ref(), &description)));
-        }
-        if let ApiError::Unavailable = self {
-            response.insert_header((header::RETRY_AFTER, "1"));
+        match self {
+            ApiError::Unauthorized(problem) => {
+                let challenge = bearer_challenge(problem.as_ref(), &description);
+                response.insert_header((header::WWW_AUTHENTICATE, challenge));
+            }
+            // The token was fine; only the password in the body was not.
+            ApiError::WrongCurrentPassword => {
+                response.insert_header((header::WWW_AUTHENTICATE, bearer_challenge(None, "")));
+            }
+            ApiError::Unavailable => {
+                response.insert_header((header::RETRY_AFTER, "1"));
+            }
+            _ => {}
         }
         response.json(ErrorBody {
             error: self.code(),
@@ -154,7 +169,10 @@ fn bearer_challenge(problem: Option<&TokenProblem>, description: &str) -> String
         None => format!(r#"Bearer realm="{REALM}""#),
         Some(_) => {
             // Quoted-string: our descriptions have no quotes or backslashes, but be sure.
-            let safe: String = description.chars().filter(|c| *c != '"' && *c != '\\').collect();
+            let safe: String = description
+                .chars()
+                .filter(|c| *c != '"' && *c != '\\')
+                .collect();
             format!(r#"Bearer realm="{REALM}", error="invalid_token", error_description="{safe}""#)
         }
     }
@@ -174,19 +192,6 @@ impl From<TokenProblem> for ApiError {
     fn from(problem: TokenProblem) -> Self {
         ApiError::Unauthorized(Some(problem))
     }
-}
-
-/// `JsonConfig`'s error handler: actix's own JSON errors would be plain text.
-pub fn json_error(err: actix_web::error::JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
-    use actix_web::error::JsonPayloadError as E;
-    match err {
-        E::OverflowKnownLength { .. } | E::Overflow { .. } => ApiError::PayloadTooLarge,
-        E::ContentType => ApiError::UnsupportedMediaType,
-        E::Deserialize(e) => describe_json_error(&e),
-        E::Payload(actix_web::error::PayloadError::Overflow) => ApiError::PayloadTooLarge,
-        other => ApiError::InvalidRequest(format!("the request body could not be read: {other}")),
-    }
-    .into()
 }
 
 /// A client-safe description of a JSON body that did not parse: serde's messages for
@@ -213,7 +218,9 @@ pub fn describe_json_error(err: &serde_json::Error) -> ApiError {
 /// Last line of defence: any error response that is not already JSON (actix's router's
 /// 404/405, payload errors, ...) is rewritten into the contract's shape, keeping its
 /// status and headers.
-pub fn render_non_json_errors<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse<B>> {
+pub fn render_non_json_errors<B>(
+    res: ServiceResponse<B>,
+) -> actix_web::Result<ErrorHandlerResponse<B>> {
     let is_json = res
         .headers()
         .get(header::CONTENT_TYPE)

@@ -27,7 +27,9 @@ pub fn load_key_set(settings: &Settings) -> anyhow::Result<KeySet> {
         Some(secret) => secret.clone(),
         None => load_or_generate_secret(&settings.data_dir)?,
     };
-    Ok(KeySet::new(SigningKey::hs256(&secret).context("invalid JWT_SECRET")?))
+    Ok(KeySet::new(
+        SigningKey::hs256(&secret).context("invalid JWT_SECRET")?,
+    ))
 }
 
 /// Reads `DATA_DIR/jwt_secret`, creating it (256 random bits, mode 0600) when missing.
@@ -36,10 +38,14 @@ fn load_or_generate_secret(data_dir: &Path) -> anyhow::Result<SecretString> {
     match fs::read_to_string(&path) {
         Ok(secret) => return Ok(SecretString::from(secret.trim().to_owned())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e).with_context(|| format!("cannot read the signing secret {}", path.display())),
+        Err(e) => {
+            return Err(e)
+                .with_context(|| format!("cannot read the signing secret {}", path.display()));
+        }
     }
     let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness for the signing secret: {e}"))?;
+    getrandom::fill(&mut bytes)
+        .map_err(|e| anyhow::anyhow!("no randomness for the signing secret: {e}"))?;
     let secret = URL_SAFE_NO_PAD.encode(bytes);
     let written = OpenOptions::new()
         .write(true)
@@ -57,8 +63,12 @@ fn load_or_generate_secret(data_dir: &Path) -> anyhow::Result<SecretString> {
             Ok(SecretString::from(secret))
         }
         // Another process created it between our read and write: use theirs.
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => load_or_generate_secret(data_dir),
-        Err(e) => Err(e).with_context(|| format!("cannot write the signing secret {}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            load_or_generate_secret(data_dir)
+        }
+        Err(e) => {
+            Err(e).with_context(|| format!("cannot write the signing secret {}", path.display()))
+        }
     }
 }
 
@@ -85,7 +95,10 @@ mod tests {
     fn the_first_start_generates_a_private_secret_and_later_starts_reuse_it() {
         let dir = tempfile::tempdir().unwrap();
         let first = load_or_generate_secret(dir.path()).unwrap();
-        let mode = fs::metadata(dir.path().join(SECRET_FILE)).unwrap().permissions().mode();
+        let mode = fs::metadata(dir.path().join(SECRET_FILE))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
         let again = load_or_generate_secret(dir.path()).unwrap();
         use secrecy::ExposeSecret;

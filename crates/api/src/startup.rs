@@ -17,7 +17,7 @@ use user_store::{PasswordHasher, Store, StoreOptions, spawn_revocation_feed};
 
 use crate::auth::validate_bearer;
 use crate::config::Settings;
-use crate::error::{ApiError, json_error, render_non_json_errors};
+use crate::error::{ApiError, render_non_json_errors};
 use crate::routes::{auth, health, me};
 use crate::signing::{ensure_data_dir, load_key_set};
 use crate::state::AppState;
@@ -33,9 +33,13 @@ impl Application {
     /// prepares the server; nothing is served until [`Application::run_until_stopped`].
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let state = build_state(&settings).await?;
-        let listener = TcpListener::bind(&settings.bind_addr)
-            .with_context(|| format!("invalid BIND_ADDR: cannot listen on {}", settings.bind_addr))?;
-        let port = listener.local_addr().context("reading the bound address")?.port();
+        let listener = TcpListener::bind(&settings.bind_addr).with_context(|| {
+            format!("invalid BIND_ADDR: cannot listen on {}", settings.bind_addr)
+        })?;
+        let port = listener
+            .local_addr()
+            .context("reading the bound address")?
+            .port();
 
         let revocation_feed = spawn_revocation_feed(
             state.store.clone(),
@@ -53,7 +57,6 @@ impl Application {
                 .wrap(ErrorHandlers::new().default_handler(render_non_json_errors))
                 .wrap(TracingLogger::default())
                 .app_data(state.clone())
-                .app_data(web::JsonConfig::default().limit(body_limit).error_handler(json_error))
                 .app_data(web::PayloadConfig::new(body_limit))
                 .configure(routes)
         })
@@ -63,7 +66,11 @@ impl Application {
         .context("starting the HTTP server")?
         .run();
         tracing::info!(port, "authd listening");
-        Ok(Self { port, server, revocation_feed })
+        Ok(Self {
+            port,
+            server,
+            revocation_feed,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -98,7 +105,10 @@ pub async fn build_state(settings: &Settings) -> anyhow::Result<AppState> {
     );
     Ok(AppState {
         store,
-        hasher: PasswordHasher::new(PasswordHasher::owasp_params(), settings.password_hash_concurrency),
+        hasher: PasswordHasher::new(
+            PasswordHasher::owasp_params(),
+            settings.password_hash_concurrency,
+        ),
         issuer,
         verifier,
         revoked: RevokedSessions::new(),
@@ -145,5 +155,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
     .service(web::resource("/.well-known/jwks.json").route(web::get().to(health::jwks)))
     .service(web::resource("/healthz").route(web::get().to(health::healthz)))
     .service(web::resource("/readyz").route(web::get().to(health::readyz)))
-    .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(ApiError::NotFound) }));
+    .default_service(web::to(|| async {
+        Err::<actix_web::HttpResponse, _>(ApiError::NotFound)
+    }));
 }

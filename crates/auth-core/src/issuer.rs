@@ -57,7 +57,10 @@ impl TokenIssuer {
     /// let verifier = Verifier::new(keys, VerifierConfig::new("authd", "api"));
     /// assert_eq!(verifier.verify(&issued.token).unwrap().sub, subject.user_id);
     /// ```
-    pub fn issue(&self, subject: &TokenSubject) -> Result<IssuedAccessToken, jsonwebtoken::errors::Error> {
+    pub fn issue(
+        &self,
+        subject: &TokenSubject,
+    ) -> Result<IssuedAccessToken, jsonwebtoken::errors::Error> {
         let key = self.keys.signing_key();
         let now = unix_now();
         let claims = Claims {

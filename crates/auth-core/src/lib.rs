@@ -18,7 +18,7 @@ pub use issuer::{IssuedAccessToken, TokenIssuer, TokenSubject};
 pub use keys::{Algorithm, KeyError, KeySet, SigningKey};
 pub use refresh::{PresentedRefreshToken, RefreshSecret};
 pub use revoked::RevokedSessions;
-pub use verifier::{VerifyError, Verifier, VerifierConfig};
+pub use verifier::{Verifier, VerifierConfig, VerifyError};
 
 /// Seconds since the Unix epoch, the unit of every time claim (RFC 7519 §2 "NumericDate").
 pub fn unix_now() -> i64 {

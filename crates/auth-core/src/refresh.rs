@@ -72,7 +72,9 @@ impl PresentedRefreshToken {
 
 impl std::fmt::Debug for PresentedRefreshToken {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PresentedRefreshToken").field("id", &self.id).finish_non_exhaustive()
+        f.debug_struct("PresentedRefreshToken")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -111,7 +113,13 @@ mod tests {
 
     #[test]
     fn garbage_does_not_parse() {
-        for s in ["", "short", &"!".repeat(64), &"A".repeat(65), &"A".repeat(63)] {
+        for s in [
+            "",
+            "short",
+            &"!".repeat(64),
+            &"A".repeat(65),
+            &"A".repeat(63),
+        ] {
             assert!(PresentedRefreshToken::parse(s).is_none(), "{s}");
         }
     }

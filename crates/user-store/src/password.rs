@@ -28,10 +28,14 @@ pub const MAX_PASSWORD_CHARS: usize = 128;
 pub fn check_password_strength(password: &str, username: &str) -> Result<(), PasswordError> {
     let chars = password.chars().count();
     if chars < MIN_PASSWORD_CHARS {
-        return Err(PasswordError::TooShort { min: MIN_PASSWORD_CHARS });
+        return Err(PasswordError::TooShort {
+            min: MIN_PASSWORD_CHARS,
+        });
     }
     if chars > MAX_PASSWORD_CHARS {
-        return Err(PasswordError::TooLong { max: MAX_PASSWORD_CHARS });
+        return Err(PasswordError::TooLong {
+            max: MAX_PASSWORD_CHARS,
+        });
     }
     let estimate = zxcvbn(password, &[username]);
     if estimate.score() >= Score::Three {
@@ -42,7 +46,9 @@ pub fn check_password_strength(password: &str, username: &str) -> Result<(), Pas
         .and_then(|f| f.warning().map(|w| w.to_string()))
         .filter(|w| !w.is_empty())
         .unwrap_or_else(|| "add more words or characters that are less common".to_owned());
-    Err(PasswordError::Weak(reason.trim_end_matches('.').to_lowercase()))
+    Err(PasswordError::Weak(
+        reason.trim_end_matches('.').to_lowercase(),
+    ))
 }
 
 /// Argon2id hashing off the async workers, with a bound on how many run at once
@@ -92,14 +98,21 @@ impl PasswordHasher {
 
     /// Verifies `password` against `stored` (a PHC string), or against the dummy hash
     /// when there is no user, so both cost the same. `false` for no user.
-    pub async fn verify(&self, password: SecretString, stored: Option<String>) -> Result<bool, StoreError> {
+    pub async fn verify(
+        &self,
+        password: SecretString,
+        stored: Option<String>,
+    ) -> Result<bool, StoreError> {
         let argon = self.argon.clone();
         let exists = stored.is_some();
         let hash = stored.unwrap_or_else(|| self.dummy_hash.to_string());
         let matched = self
             .run_blocking(move || {
-                let parsed = PasswordHash::new(&hash).map_err(|e| anyhow::anyhow!("stored hash is not a PHC string: {e}"))?;
-                Ok(argon.verify_password(password.expose_secret().as_bytes(), &parsed).is_ok())
+                let parsed = PasswordHash::new(&hash)
+                    .map_err(|e| anyhow::anyhow!("stored hash is not a PHC string: {e}"))?;
+                Ok(argon
+                    .verify_password(password.expose_secret().as_bytes(), &parsed)
+                    .is_ok())
             })
             .await?;
         Ok(exists && matched)
@@ -109,7 +122,11 @@ impl PasswordHasher {
         &self,
         work: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
     ) -> Result<T, StoreError> {
-        let _permit = self.permits.acquire().await.context("password hasher closed")?;
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .context("password hasher closed")?;
         let result = tokio::task::spawn_blocking(work)
             .await
             .context("password hashing task failed")??;
@@ -129,15 +146,34 @@ mod tests {
     #[tokio::test]
     async fn a_hash_verifies_its_password_only() {
         let h = hasher();
-        let hash = h.hash(SecretString::from("correct horse battery")).await.unwrap();
+        let hash = h
+            .hash(SecretString::from("correct horse battery"))
+            .await
+            .unwrap();
         assert!(hash.starts_with("$argon2id$v=19$m=1024,t=1,p=1$"));
-        assert!(h.verify(SecretString::from("correct horse battery"), Some(hash.clone())).await.unwrap());
-        assert!(!h.verify(SecretString::from("wrong horse battery"), Some(hash)).await.unwrap());
+        assert!(
+            h.verify(
+                SecretString::from("correct horse battery"),
+                Some(hash.clone())
+            )
+            .await
+            .unwrap()
+        );
+        assert!(
+            !h.verify(SecretString::from("wrong horse battery"), Some(hash))
+                .await
+                .unwrap()
+        );
     }
 
     #[tokio::test]
     async fn an_unknown_user_never_verifies() {
-        assert!(!hasher().verify(SecretString::from("anything"), None).await.unwrap());
+        assert!(
+            !hasher()
+                .verify(SecretString::from("anything"), None)
+                .await
+                .unwrap()
+        );
     }
 
     #[test]
@@ -148,11 +184,26 @@ mod tests {
 
     #[test]
     fn weak_and_common_passwords_are_refused_with_a_reason() {
-        assert_eq!(check_password_strength("short", "bob"), Err(PasswordError::TooShort { min: 8 }));
-        assert!(matches!(check_password_strength("password123", "bob"), Err(PasswordError::Weak(_))));
-        assert!(matches!(check_password_strength("aaaaaaaaaaaa", "bob"), Err(PasswordError::Weak(_))));
-        assert!(matches!(check_password_strength("qwertyuiop", "bob"), Err(PasswordError::Weak(_))));
-        assert!(matches!(check_password_strength("alice1234", "alice"), Err(PasswordError::Weak(_))));
+        assert_eq!(
+            check_password_strength("short", "bob"),
+            Err(PasswordError::TooShort { min: 8 })
+        );
+        assert!(matches!(
+            check_password_strength("password123", "bob"),
+            Err(PasswordError::Weak(_))
+        ));
+        assert!(matches!(
+            check_password_strength("aaaaaaaaaaaa", "bob"),
+            Err(PasswordError::Weak(_))
+        ));
+        assert!(matches!(
+            check_password_strength("qwertyuiop", "bob"),
+            Err(PasswordError::Weak(_))
+        ));
+        assert!(matches!(
+            check_password_strength("alice1234", "alice"),
+            Err(PasswordError::Weak(_))
+        ));
         assert_eq!(
             check_password_strength(&"x".repeat(129), "bob"),
             Err(PasswordError::TooLong { max: 128 })

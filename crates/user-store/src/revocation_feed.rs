@@ -47,7 +47,10 @@ async fn catch_up(
 ) -> Result<Timestamp, StoreError> {
     let started = Timestamp::now();
     for (session_id, revoked_at) in store.revoked_since(since).await? {
-        revoked.insert(session_id, revoked_at.max(started).plus(retention).unix_seconds());
+        revoked.insert(
+            session_id,
+            revoked_at.max(started).plus(retention).unix_seconds(),
+        );
     }
     Ok(started.minus(OVERLAP))
 }

@@ -124,9 +124,11 @@ impl Store {
              JOIN sessions s ON s.id = rt.session_id \
              JOIN users u ON u.id = s.user_id \
              WHERE rt.id = $1";
-        const SPEND: &str = "UPDATE refresh_tokens SET spent_at = $1 WHERE id = $2 AND spent_at IS NULL";
+        const SPEND: &str =
+            "UPDATE refresh_tokens SET spent_at = $1 WHERE id = $2 AND spent_at IS NULL";
         const SPENT_AT: &str = "SELECT spent_at FROM refresh_tokens WHERE id = $1";
-        const SLIDE_SESSION: &str = "UPDATE sessions SET refreshed_at = $1, expires_at = $2 WHERE id = $3";
+        const SLIDE_SESSION: &str =
+            "UPDATE sessions SET refreshed_at = $1, expires_at = $2 WHERE id = $3";
         const REVOKE: &str = "UPDATE sessions SET revoked_at = $1, revoked_reason = $2 WHERE id = $3 AND revoked_at IS NULL";
 
         let now = Timestamp::now();
@@ -248,7 +250,11 @@ impl Store {
     /// Sets a new password hash and revokes every session of the user, atomically.
     /// Returns the revoked session ids.
     #[tracing::instrument(skip_all, fields(user_id = %user_id))]
-    pub async fn change_password(&self, user_id: Uuid, password_hash: &str) -> Result<Vec<Uuid>, StoreError> {
+    pub async fn change_password(
+        &self,
+        user_id: Uuid,
+        password_hash: &str,
+    ) -> Result<Vec<Uuid>, StoreError> {
         let now = Timestamp::now();
         on_pool!(self, pool => {
             let mut tx = begin_write(pool).await?;
@@ -274,7 +280,10 @@ impl Store {
 
     /// Sessions revoked after `since`, with when: what each replica polls to keep its
     /// in-memory revoked set current (served by the `sessions_revoked_at` index).
-    pub async fn revoked_since(&self, since: Timestamp) -> Result<Vec<(Uuid, Timestamp)>, StoreError> {
+    pub async fn revoked_since(
+        &self,
+        since: Timestamp,
+    ) -> Result<Vec<(Uuid, Timestamp)>, StoreError> {
         const SQL: &str = "SELECT id, revoked_at FROM sessions WHERE revoked_at > $1";
         on_pool!(self, pool => sqlx::query_as::<_, (Uuid, Timestamp)>(SQL)
             .bind(since)

@@ -84,9 +84,14 @@ impl Store {
                 .synchronous(SqliteSynchronous::Full)
                 .busy_timeout(options.acquire_timeout)
                 .foreign_keys(true);
-            if let Some(dir) = connect.get_filename().parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir)
-                    .with_context(|| format!("cannot create the database folder {}", dir.display()))?;
+            if let Some(dir) = connect
+                .get_filename()
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+            {
+                std::fs::create_dir_all(dir).with_context(|| {
+                    format!("cannot create the database folder {}", dir.display())
+                })?;
             }
             let pool = SqlitePoolOptions::new()
                 .max_connections(options.max_connections)

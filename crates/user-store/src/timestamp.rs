@@ -17,9 +17,8 @@ use time::{Duration, OffsetDateTime};
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Timestamp(OffsetDateTime);
 
-const SQLITE_FORMAT: &[BorrowedFormatItem<'static>] = format_description!(
-    "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z"
-);
+const SQLITE_FORMAT: &[BorrowedFormatItem<'static>] =
+    format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z");
 
 impl Timestamp {
     pub fn now() -> Self {
@@ -113,7 +112,9 @@ impl Encode<'_, Postgres> for Timestamp {
 
 impl<'r> Decode<'r, Postgres> for Timestamp {
     fn decode(value: <Postgres as sqlx::Database>::ValueRef<'r>) -> Result<Self, BoxDynError> {
-        Ok(Self::from(<OffsetDateTime as Decode<Postgres>>::decode(value)?))
+        Ok(Self::from(<OffsetDateTime as Decode<Postgres>>::decode(
+            value,
+        )?))
     }
 }
 
@@ -130,6 +131,9 @@ mod tests {
         let b = half.0.format(SQLITE_FORMAT).unwrap();
         assert_eq!(a.len(), b.len());
         assert!(a < b, "{a} !< {b}");
-        assert_eq!(Timestamp::from(OffsetDateTime::parse(&a, &Rfc3339).unwrap()), whole);
+        assert_eq!(
+            Timestamp::from(OffsetDateTime::parse(&a, &Rfc3339).unwrap()),
+            whole
+        );
     }
 }

@@ -61,7 +61,10 @@ mod tests {
 
     #[test]
     fn names_compare_case_insensitively_after_nfkc() {
-        assert_eq!(Username::parse("Alice").unwrap().key(), Username::parse(" ALICE ").unwrap().key());
+        assert_eq!(
+            Username::parse("Alice").unwrap().key(),
+            Username::parse(" ALICE ").unwrap().key()
+        );
         assert_eq!(Username::parse("ｂｏｂ").unwrap().key(), "bob");
     }
 
@@ -76,8 +79,17 @@ mod tests {
 
     #[test]
     fn control_characters_are_refused() {
-        assert_eq!(Username::parse("ali\u{0}ce"), Err(UsernameError::ControlCharacter));
-        assert_eq!(Username::parse("ali\nce"), Err(UsernameError::ControlCharacter));
-        assert_eq!(Username::parse("ali\u{7f}ce"), Err(UsernameError::ControlCharacter));
+        assert_eq!(
+            Username::parse("ali\u{0}ce"),
+            Err(UsernameError::ControlCharacter)
+        );
+        assert_eq!(
+            Username::parse("ali\nce"),
+            Err(UsernameError::ControlCharacter)
+        );
+        assert_eq!(
+            Username::parse("ali\u{7f}ce"),
+            Err(UsernameError::ControlCharacter)
+        );
     }
 }

@@ -17,7 +17,10 @@ pub struct User {
     pub created_at: Timestamp,
 }
 
-fn roles_as_array<S: serde::Serializer>(roles: &Json<Vec<String>>, s: S) -> Result<S::Ok, S::Error> {
+fn roles_as_array<S: serde::Serializer>(
+    roles: &Json<Vec<String>>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
     roles.0.serialize(s)
 }
 
@@ -76,7 +79,10 @@ impl Store {
 
     /// The user with this (normalised) name, with its password hash.
     #[tracing::instrument(skip_all)]
-    pub async fn find_credentials(&self, username: &Username) -> Result<Option<UserCredentials>, StoreError> {
+    pub async fn find_credentials(
+        &self,
+        username: &Username,
+    ) -> Result<Option<UserCredentials>, StoreError> {
         const SQL: &str = "SELECT id, username, roles, disabled, created_at, password_hash \
                            FROM users WHERE username_key = $1";
         on_pool!(self, pool => sqlx::query_as::<_, UserCredentials>(SQL)
@@ -88,7 +94,10 @@ impl Store {
 
     /// The user's password hash, by id.
     #[tracing::instrument(skip_all, fields(user_id = %id))]
-    pub async fn find_credentials_by_id(&self, id: Uuid) -> Result<Option<UserCredentials>, StoreError> {
+    pub async fn find_credentials_by_id(
+        &self,
+        id: Uuid,
+    ) -> Result<Option<UserCredentials>, StoreError> {
         const SQL: &str = "SELECT id, username, roles, disabled, created_at, password_hash \
                            FROM users WHERE id = $1";
         on_pool!(self, pool => sqlx::query_as::<_, UserCredentials>(SQL)
@@ -100,7 +109,8 @@ impl Store {
 
     #[tracing::instrument(skip_all, fields(user_id = %id))]
     pub async fn find_user(&self, id: Uuid) -> Result<Option<User>, StoreError> {
-        const SQL: &str = "SELECT id, username, roles, disabled, created_at FROM users WHERE id = $1";
+        const SQL: &str =
+            "SELECT id, username, roles, disabled, created_at FROM users WHERE id = $1";
         on_pool!(self, pool => sqlx::query_as::<_, User>(SQL)
             .bind(id)
             .fetch_optional(pool)
@@ -110,7 +120,11 @@ impl Store {
 
     /// Replaces a user's password hash without touching sessions (a rehash on login).
     #[tracing::instrument(skip_all, fields(user_id = %id))]
-    pub async fn update_password_hash(&self, id: Uuid, password_hash: &str) -> Result<(), StoreError> {
+    pub async fn update_password_hash(
+        &self,
+        id: Uuid,
+        password_hash: &str,
+    ) -> Result<(), StoreError> {
         on_pool!(self, pool => sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
             .bind(password_hash)
             .bind(Timestamp::now())

@@ -11,7 +11,7 @@ use user_store::{RevocationReason, Rotation, User, Username, check_password_stre
 use uuid::Uuid;
 
 use crate::error::ApiError;
-use crate::routes::{is_blank, json_body};
+use crate::routes::{JsonBody, is_blank, parse_json_object};
 use crate::state::AppState;
 
 #[derive(Deserialize)]
@@ -31,11 +31,14 @@ struct TokenPair {
 }
 
 #[tracing::instrument(skip_all)]
-pub async fn register(state: web::Data<AppState>, body: web::Json<Credentials>) -> Result<HttpResponse, ApiError> {
+pub async fn register(
+    state: web::Data<AppState>,
+    JsonBody(body): JsonBody<Credentials>,
+) -> Result<HttpResponse, ApiError> {
     if !state.signup_enabled {
         return Err(ApiError::SignupDisabled);
     }
-    let Credentials { username, password } = body.into_inner();
+    let Credentials { username, password } = body;
     let user = create_user(&state, &username, password, &[]).await?;
     Ok(HttpResponse::Created().json(user))
 }
@@ -58,7 +61,11 @@ pub async fn create_user(
 }
 
 #[tracing::instrument(skip_all)]
-pub async fn login(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> Result<HttpResponse, ApiError> {
+pub async fn login(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
     let Credentials { username, password } = login_credentials(&req, &body)?;
     // A name that cannot exist is treated like an unknown user, dummy hash included.
     let found = match Username::parse(&username) {
@@ -81,7 +88,10 @@ pub async fn login(state: web::Data<AppState>, req: HttpRequest, body: web::Byte
         return Err(ApiError::AccountDisabled);
     }
     let (refresh_token, refresh) = new_refresh_secret()?;
-    let session = state.store.create_session(user.id, &refresh, state.refresh_token_ttl).await?;
+    let session = state
+        .store
+        .create_session(user.id, &refresh, state.refresh_token_ttl)
+        .await?;
     tracing::info!(user_id = %user.id, session_id = %session.session_id, "login succeeded");
     token_response(&state, &user, session.session_id, refresh_token)
 }
@@ -89,7 +99,7 @@ pub async fn login(state: web::Data<AppState>, req: HttpRequest, body: web::Byte
 /// JSON body, or an empty body with HTTP Basic credentials (RFC 7617).
 fn login_credentials(req: &HttpRequest, body: &[u8]) -> Result<Credentials, ApiError> {
     if !is_blank(body) {
-        return json_body(req, body);
+        return parse_json_object(req, body);
     }
     let basic = req
         .headers()
@@ -120,7 +130,10 @@ pub struct RefreshRequest {
 }
 
 #[tracing::instrument(skip_all)]
-pub async fn refresh(state: web::Data<AppState>, body: web::Json<RefreshRequest>) -> Result<HttpResponse, ApiError> {
+pub async fn refresh(
+    state: web::Data<AppState>,
+    JsonBody(body): JsonBody<RefreshRequest>,
+) -> Result<HttpResponse, ApiError> {
     use secrecy::ExposeSecret;
     const INVALID: &str = "the refresh token is invalid, expired or revoked";
     let Some(presented) = PresentedRefreshToken::parse(body.refresh_token.expose_secret()) else {
@@ -129,10 +142,17 @@ pub async fn refresh(state: web::Data<AppState>, body: web::Json<RefreshRequest>
     let (refresh_token, next) = new_refresh_secret()?;
     let rotation = state
         .store
-        .rotate_refresh_token(&presented, &next, state.refresh_token_ttl, state.refresh_reuse_grace)
+        .rotate_refresh_token(
+            &presented,
+            &next,
+            state.refresh_token_ttl,
+            state.refresh_reuse_grace,
+        )
         .await?;
     match rotation {
-        Rotation::Rotated { session_id, user } => token_response(&state, &user, session_id, refresh_token),
+        Rotation::Rotated { session_id, user } => {
+            token_response(&state, &user, session_id, refresh_token)
+        }
         Rotation::ReuseDetected { session_id } => {
             state.remember_revoked(&[session_id]);
             Err(ApiError::InvalidGrant(
@@ -165,12 +185,26 @@ pub async fn logout(
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let request: LogoutRequest = if is_blank(&body) { LogoutRequest::default() } else { json_body(&req, &body)? };
+    let request: LogoutRequest = if is_blank(&body) {
+        LogoutRequest::default()
+    } else {
+        parse_json_object(&req, &body)?
+    };
     let reason = RevocationReason::Logout;
     let revoked = match request.scope {
         LogoutScope::Local => state.store.revoke_session(claims.sid, reason).await?,
-        LogoutScope::Global => state.store.revoke_user_sessions(claims.sub, None, reason).await?,
-        LogoutScope::Others => state.store.revoke_user_sessions(claims.sub, Some(claims.sid), reason).await?,
+        LogoutScope::Global => {
+            state
+                .store
+                .revoke_user_sessions(claims.sub, None, reason)
+                .await?
+        }
+        LogoutScope::Others => {
+            state
+                .store
+                .revoke_user_sessions(claims.sub, Some(claims.sid), reason)
+                .await?
+        }
     };
     state.remember_revoked(&revoked);
     tracing::info!(user_id = %claims.sub, sessions = revoked.len(), "logged out");
@@ -181,17 +215,21 @@ fn new_refresh_secret() -> Result<(String, RefreshSecret), ApiError> {
     RefreshSecret::generate().map_err(|e| ApiError::Internal(anyhow::anyhow!("no randomness: {e}")))
 }
 
-fn token_response(state: &AppState, user: &User, session_id: Uuid, refresh_token: String) -> Result<HttpResponse, ApiError> {
+fn token_response(
+    state: &AppState,
+    user: &User,
+    session_id: Uuid,
+    refresh_token: String,
+) -> Result<HttpResponse, ApiError> {
     let subject = TokenSubject {
         user_id: user.id,
         session_id,
         username: user.username.clone(),
         roles: user.roles.0.clone(),
     };
-    let access = state
-        .issuer
-        .issue(&subject)
-        .map_err(|e| ApiError::Internal(anyhow::Error::new(e).context("signing an access token")))?;
+    let access = state.issuer.issue(&subject).map_err(|e| {
+        ApiError::Internal(anyhow::Error::new(e).context("signing an access token"))
+    })?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header((header::PRAGMA, "no-cache"))

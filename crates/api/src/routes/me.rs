@@ -8,6 +8,7 @@ use user_store::check_password_strength;
 use uuid::Uuid;
 
 use crate::error::{ApiError, TokenProblem};
+use crate::routes::JsonBody;
 use crate::state::AppState;
 
 #[derive(Serialize)]
@@ -35,8 +36,15 @@ pub async fn session(claims: web::ReqData<Claims>) -> HttpResponse {
 }
 
 #[tracing::instrument(skip_all, fields(user_id = %claims.sub))]
-pub async fn me(state: web::Data<AppState>, claims: web::ReqData<Claims>) -> Result<HttpResponse, ApiError> {
-    let user = state.store.find_user(claims.sub).await?.ok_or(TokenProblem::UnknownUser)?;
+pub async fn me(
+    state: web::Data<AppState>,
+    claims: web::ReqData<Claims>,
+) -> Result<HttpResponse, ApiError> {
+    let user = state
+        .store
+        .find_user(claims.sub)
+        .await?
+        .ok_or(TokenProblem::UnknownUser)?;
     Ok(HttpResponse::Ok().json(user))
 }
 
@@ -51,21 +59,31 @@ pub struct PasswordChange {
 pub async fn change_password(
     state: web::Data<AppState>,
     claims: web::ReqData<Claims>,
-    body: web::Json<PasswordChange>,
+    JsonBody(body): JsonBody<PasswordChange>,
 ) -> Result<HttpResponse, ApiError> {
-    let PasswordChange { current_password, new_password } = body.into_inner();
+    let PasswordChange {
+        current_password,
+        new_password,
+    } = body;
     let credentials = state
         .store
         .find_credentials_by_id(claims.sub)
         .await?
         .ok_or(TokenProblem::UnknownUser)?;
-    if !state.hasher.verify(current_password, Some(credentials.password_hash)).await? {
-        return Err(ApiError::InvalidCredentials);
+    if !state
+        .hasher
+        .verify(current_password, Some(credentials.password_hash))
+        .await?
+    {
+        return Err(ApiError::WrongCurrentPassword);
     }
     check_password_strength(new_password.expose_secret(), &credentials.user.username)?;
     let hash = state.hasher.hash(new_password).await?;
     let revoked = state.store.change_password(claims.sub, &hash).await?;
     state.remember_revoked(&revoked);
-    tracing::info!(sessions = revoked.len(), "password changed; sessions revoked");
+    tracing::info!(
+        sessions = revoked.len(),
+        "password changed; sessions revoked"
+    );
     Ok(HttpResponse::NoContent().finish())
 }

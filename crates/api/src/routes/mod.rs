@@ -1,17 +1,47 @@
-//! HTTP handlers, one module per area of the contract.
+//! HTTP handlers, one module per area of the contract, and the one way request bodies
+//! are read.
 
 pub mod auth;
 pub mod health;
 pub mod me;
 
-use actix_web::{HttpMessage, HttpRequest};
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use serde::de::DeserializeOwned;
 
 use crate::error::{ApiError, describe_json_error};
 
-/// Parses a JSON body read as bytes, for the endpoints whose body is optional (login with
-/// HTTP Basic, logout). Same rules and errors as the `web::Json` extractor elsewhere.
-pub(crate) fn json_body<T: DeserializeOwned>(req: &HttpRequest, body: &[u8]) -> Result<T, ApiError> {
+/// A JSON object request body, deserialised into `T`.
+///
+/// Every endpoint reads its body through this (or [`parse_json_object`] where the body is
+/// optional), so the rules are the same everywhere: `Content-Type: application/json` (else
+/// 415), at most `REQUEST_BODY_LIMIT` bytes (else 413), a JSON *object* (serde's derived
+/// structs would also accept an array of the fields in order), and the fields `T` needs
+/// (else 400 `invalid_request`).
+pub struct JsonBody<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        let body = web::Bytes::from_request(&req, payload);
+        Box::pin(async move {
+            let body = body.await?;
+            Ok(JsonBody(parse_json_object(&req, &body)?))
+        })
+    }
+}
+
+/// Parses a body already read as bytes by the rules of [`JsonBody`].
+pub(crate) fn parse_json_object<T: DeserializeOwned>(
+    req: &HttpRequest,
+    body: &[u8],
+) -> Result<T, ApiError> {
     let is_json = req
         .mime_type()
         .ok()
@@ -20,7 +50,14 @@ pub(crate) fn json_body<T: DeserializeOwned>(req: &HttpRequest, body: &[u8]) -> 
     if !is_json {
         return Err(ApiError::UnsupportedMediaType);
     }
-    serde_json::from_slice(body).map_err(|e| describe_json_error(&e))
+    let value: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| describe_json_error(&e))?;
+    if !value.is_object() {
+        return Err(ApiError::InvalidRequest(
+            "the request body must be a JSON object".to_owned(),
+        ));
+    }
+    serde_json::from_value(value).map_err(|e| describe_json_error(&e))
 }
 
 /// Whether a body is absent (empty or only whitespace).

@@ -1,2 +1,416 @@
-#[allow(unused_imports)]
+//! The `authd` binary: subcommands, configuration errors and the first start.
+
+use std::io::{Read, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::Value;
+use sqlx::{Connection, PgConnection};
+
 use crate::helpers::*;
+
+/// `authd` with a clean environment: only `PATH`, `LOG_FORMAT=json` and `vars`, run in
+/// `dir` so that no stray `.env` is read.
+fn authd(dir: &Path, vars: &[(&str, &str)]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_authd"));
+    command
+        .env_clear()
+        .current_dir(dir)
+        .env("LOG_FORMAT", "json");
+    if let Some(path) = std::env::var_os("PATH") {
+        command.env("PATH", path);
+    }
+    for (key, value) in vars {
+        command.env(key, value);
+    }
+    command
+}
+
+/// The settings of a test app, for a command working on the same store.
+fn settings_of(app: &TestApp) -> Vec<(String, String)> {
+    ["DATA_DIR", "DATABASE_URL", "JWT_SECRET"]
+        .into_iter()
+        .map(|key| (key.to_owned(), app.env[key].clone()))
+        .collect()
+}
+
+/// A child process that is always killed, even when an assertion fails first.
+struct Running {
+    child: Child,
+    stdout: Option<JoinHandle<String>>,
+    stderr: Option<JoinHandle<String>>,
+}
+
+struct Finished {
+    status: ExitStatus,
+    stdout: String,
+    stderr: String,
+}
+
+fn drain(mut pipe: impl Read + Send + 'static) -> JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = pipe.read_to_end(&mut bytes);
+        String::from_utf8_lossy(&bytes).into_owned()
+    })
+}
+
+impl Running {
+    fn start(command: &mut Command, stdin: Option<&str>) -> Self {
+        let mut child = command
+            .stdin(if stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start authd");
+        let stdout = child.stdout.take().map(drain);
+        let stderr = child.stderr.take().map(drain);
+        let mut running = Self {
+            child,
+            stdout,
+            stderr,
+        };
+        if let Some(input) = stdin {
+            let mut pipe = running.child.stdin.take().unwrap();
+            pipe.write_all(input.as_bytes()).expect("write stdin");
+            // Dropping the pipe closes it: the child sees the end of its input.
+        }
+        running
+    }
+
+    /// Waits for the child to exit, at most `limit` (then it is killed and this panics).
+    fn wait(mut self, limit: Duration) -> Finished {
+        let step = Duration::from_millis(50);
+        let mut waited = Duration::ZERO;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                break status;
+            }
+            assert!(waited < limit, "authd did not exit within {limit:?}");
+            std::thread::sleep(step);
+            waited += step;
+        };
+        self.finish(status)
+    }
+
+    /// Kills the child and collects what it printed.
+    fn stop(mut self) -> Finished {
+        let _ = self.child.kill();
+        let status = self.child.wait().expect("wait");
+        self.finish(status)
+    }
+
+    fn finish(&mut self, status: ExitStatus) -> Finished {
+        let join = |h: Option<JoinHandle<String>>| h.map(|h| h.join().unwrap()).unwrap_or_default();
+        Finished {
+            status,
+            stdout: join(self.stdout.take()),
+            stderr: join(self.stderr.take()),
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        // Harmless when it has already exited and been waited for.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `authd args` to completion (bounded), off the async runtime's threads.
+async fn run_authd(
+    dir: &Path,
+    vars: Vec<(String, String)>,
+    args: &[&str],
+    stdin: Option<&str>,
+) -> Finished {
+    let dir = dir.to_owned();
+    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+    let stdin = stdin.map(str::to_owned);
+    tokio::task::spawn_blocking(move || {
+        let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let mut command = authd(&dir, &vars);
+        command.args(&args);
+        Running::start(&mut command, stdin.as_deref()).wait(Duration::from_secs(120))
+    })
+    .await
+    .unwrap()
+}
+
+/// Polls (bounded) until `ready` holds; returns whether it did.
+fn poll_until(limit: Duration, ready: impl Fn() -> bool) -> bool {
+    let step = Duration::from_millis(100);
+    let mut waited = Duration::ZERO;
+    while waited < limit {
+        if ready() {
+            return true;
+        }
+        std::thread::sleep(step);
+        waited += step;
+    }
+    ready()
+}
+
+fn non_empty_file(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| m.len() > 0)
+}
+
+db_tests! {
+    async fn user_create_makes_a_user_who_logs_in_with_the_role(db: Db) {
+        let app = spawn_app(db).await;
+        let done = run_authd(
+            app.data_dir.path(),
+            settings_of(&app),
+            &["user", "create", "carol", "--role", "admin"],
+            Some(&format!("{PASSWORD}\n")),
+        )
+        .await;
+        assert!(done.status.success(), "{}: {}", done.status, done.stderr);
+        assert!(!done.stderr.contains("panicked"), "{}", done.stderr);
+        for output in [&done.stdout, &done.stderr] {
+            assert!(!output.contains(PASSWORD), "the password is never printed: {output}");
+            assert!(!output.contains("$argon2"), "the hash is never printed: {output}");
+        }
+
+        let tokens = app.tokens("carol").await;
+        let response = app.session(&tokens.access).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let session: Value = response.json().await.unwrap();
+        assert_eq!(session["username"], "carol");
+        let roles = session["roles"].as_array().expect("roles");
+        assert!(roles.iter().any(|r| r == "admin"), "{session}");
+    }
+
+    async fn user_create_refuses_a_weak_or_missing_password_and_creates_nothing(db: Db) {
+        let app = spawn_app(db).await;
+        for stdin in ["password123\n", "\n", ""] {
+            let done = run_authd(
+                app.data_dir.path(),
+                settings_of(&app),
+                &["user", "create", "dave", "--role", "admin"],
+                Some(stdin),
+            )
+            .await;
+            assert!(!done.status.success(), "password {stdin:?}: {}", done.stdout);
+            assert!(!done.stderr.trim().is_empty(), "password {stdin:?}: says why");
+            assert!(!done.stderr.contains("panicked"), "{}", done.stderr);
+        }
+        assert_eq!(app.login("dave", "password123").await.status(), StatusCode::UNAUTHORIZED);
+        // The name is still free.
+        app.create_user("dave").await;
+    }
+}
+
+#[test]
+fn migrate_creates_the_sqlite_file_and_can_run_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let db_file = dir.path().join("auth.db");
+    let url = format!("sqlite://{}", db_file.display());
+    let data_dir = dir.path().display().to_string();
+    let vars = [
+        ("DATA_DIR", data_dir.as_str()),
+        ("DATABASE_URL", url.as_str()),
+        ("JWT_SECRET", SECRET),
+    ];
+    assert!(!db_file.exists());
+    for run in ["first", "second"] {
+        let done = Running::start(authd(dir.path(), &vars).arg("migrate"), None)
+            .wait(Duration::from_secs(120));
+        assert!(
+            done.status.success(),
+            "{run} run: {}: {}",
+            done.status,
+            done.stderr
+        );
+        assert!(!done.stderr.contains("panicked"), "{}", done.stderr);
+        assert!(
+            non_empty_file(&db_file),
+            "{run} run: {} exists",
+            db_file.display()
+        );
+    }
+}
+
+#[test]
+fn a_bad_configuration_value_stops_the_start_with_one_line_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().display().to_string();
+    let url = format!("sqlite://{}/auth.db", data_dir);
+    for (key, value) in [
+        ("ACCESS_TOKEN_TTL", "soon"),
+        ("JWT_SECRET", "sekrit-value"),
+        ("REFRESH_TOKEN_TTL", "forever"),
+        ("REFRESH_REUSE_GRACE", "-5"),
+        ("JWT_ALGORITHM", "none"),
+        ("SIGNUP_ENABLED", "maybe"),
+        ("DATABASE_URL", "mysql://localhost/auth"),
+        ("LOG_FORMAT", "xml"),
+        ("BIND_ADDR", "not-an-address"),
+    ] {
+        let mut vars = vec![
+            ("BIND_ADDR", "127.0.0.1:0"),
+            ("DATA_DIR", data_dir.as_str()),
+            ("DATABASE_URL", url.as_str()),
+            ("JWT_SECRET", SECRET),
+            ("HTTP_WORKERS", "1"),
+        ];
+        vars.retain(|(k, _)| *k != key);
+        vars.push((key, value));
+        // Were the value accepted, authd would serve: the bounded wait would then fail.
+        let done =
+            Running::start(&mut authd(dir.path(), &vars), None).wait(Duration::from_secs(60));
+        let what = format!("{key}={value}");
+        assert!(!done.status.success(), "{what}: {}", done.status);
+        assert!(!done.stderr.contains("panicked"), "{what}: {}", done.stderr);
+        let lines: Vec<&str> = done
+            .stderr
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .collect();
+        assert_eq!(lines.len(), 1, "{what}: one line: {:?}", done.stderr);
+        assert!(
+            lines[0].contains(key),
+            "{what}: names the key: {}",
+            lines[0]
+        );
+        if key == "JWT_SECRET" {
+            assert!(
+                !done.stderr.contains(value),
+                "{what}: the secret is not printed: {}",
+                lines[0]
+            );
+        }
+        assert!(
+            !dir.path().join("jwt_secret").exists(),
+            "{what}: nothing generated"
+        );
+    }
+}
+
+#[test]
+fn serving_for_the_first_time_generates_a_private_signing_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let data_dir_str = data_dir.display().to_string();
+    let url = format!("sqlite://{}/auth.db", dir.path().display());
+    let vars = [
+        ("BIND_ADDR", "127.0.0.1:0"),
+        ("DATA_DIR", data_dir_str.as_str()),
+        ("DATABASE_URL", url.as_str()),
+        ("HTTP_WORKERS", "1"),
+    ];
+    let secret_file = data_dir.join("jwt_secret");
+    let server = Running::start(&mut authd(dir.path(), &vars), None);
+    let generated = poll_until(Duration::from_secs(30), || non_empty_file(&secret_file));
+    // Give the write a moment to finish before reading what it wrote, then stop it.
+    std::thread::sleep(Duration::from_millis(200));
+    let done = server.stop();
+    assert!(
+        generated,
+        "{} was not generated; log: {}",
+        secret_file.display(),
+        done.stderr
+    );
+    assert!(!done.stderr.contains("panicked"), "{}", done.stderr);
+
+    let mode = std::fs::metadata(&secret_file)
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600, "mode {:o}", mode & 0o777);
+    let secret = std::fs::read_to_string(&secret_file).unwrap();
+    assert!(
+        secret.trim().len() >= 32,
+        "at least 32 bytes: {} bytes",
+        secret.trim().len()
+    );
+
+    // A warning in the log says so, without the secret itself.
+    let warning = done
+        .stderr
+        .lines()
+        .find(|l| l.to_lowercase().contains("warn") && l.to_lowercase().contains("secret"));
+    assert!(
+        warning.is_some(),
+        "a warning about the generated secret in: {}",
+        done.stderr
+    );
+    assert!(
+        !done.stderr.contains(secret.trim()),
+        "the secret is not logged"
+    );
+}
+
+#[test]
+fn with_nothing_configured_it_keeps_its_data_under_dot_data() {
+    let dir = tempfile::tempdir().unwrap();
+    // Only the port differs from the defaults, so that tests can run side by side.
+    let vars = [("BIND_ADDR", "127.0.0.1:0"), ("HTTP_WORKERS", "1")];
+    let data_dir = dir.path().join("data");
+    let server = Running::start(&mut authd(dir.path(), &vars), None);
+    let ready = poll_until(Duration::from_secs(30), || {
+        non_empty_file(&data_dir.join("jwt_secret")) && data_dir.join("auth.db").exists()
+    });
+    let done = server.stop();
+    assert!(
+        ready,
+        "./data/jwt_secret and ./data/auth.db; log: {}",
+        done.stderr
+    );
+    assert!(!done.stderr.contains("panicked"), "{}", done.stderr);
+}
+
+async fn public_tables(url: &str) -> i64 {
+    let mut conn = PgConnection::connect(url).await.expect("connect");
+    let count: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .expect("count tables");
+    conn.close().await.ok();
+    count
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrate_applies_the_schema_to_a_fresh_postgres_database() {
+    if postgres_url().is_none() {
+        eprintln!("TEST_DATABASE_URL is not set: PostgreSQL variant not run");
+        return;
+    }
+    let pg = PgDatabase::create().await;
+    assert_eq!(public_tables(&pg.url).await, 0, "a fresh database");
+    let dir = tempfile::tempdir().unwrap();
+    let vars = vec![
+        ("DATA_DIR".to_owned(), dir.path().display().to_string()),
+        ("DATABASE_URL".to_owned(), pg.url.clone()),
+        ("JWT_SECRET".to_owned(), SECRET.to_owned()),
+    ];
+    for run in ["first", "second"] {
+        let done = run_authd(dir.path(), vars.clone(), &["migrate"], None).await;
+        assert!(
+            done.status.success(),
+            "{run} run: {}: {}",
+            done.status,
+            done.stderr
+        );
+        assert!(!done.stderr.contains("panicked"), "{}", done.stderr);
+    }
+    assert!(
+        public_tables(&pg.url).await > 0,
+        "migrate created the schema"
+    );
+    assert!(
+        !dir.path().join("auth.db").exists(),
+        "no SQLite file when PostgreSQL is selected"
+    );
+}

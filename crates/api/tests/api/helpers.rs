@@ -24,7 +24,9 @@ pub enum Db {
 
 /// The PostgreSQL server for tests, from `TEST_DATABASE_URL` (CI always sets it).
 pub fn postgres_url() -> Option<String> {
-    std::env::var("TEST_DATABASE_URL").ok().filter(|u| !u.is_empty())
+    std::env::var("TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
 }
 
 /// Runs the tests of this file on SQLite always and on PostgreSQL when `TEST_DATABASE_URL`
@@ -65,19 +67,25 @@ pub struct PgDatabase {
 }
 
 impl PgDatabase {
-    async fn create() -> Self {
+    pub async fn create() -> Self {
         let admin_url = postgres_url().expect("TEST_DATABASE_URL");
         let name = format!("authd_test_{}", Uuid::now_v7().simple());
-        let mut conn = PgConnection::connect(&admin_url)
-            .await
-            .unwrap_or_else(|e| panic!("TEST_DATABASE_URL is set but PostgreSQL is unreachable: {e}"));
+        let mut conn = PgConnection::connect(&admin_url).await.unwrap_or_else(|e| {
+            panic!("TEST_DATABASE_URL is set but PostgreSQL is unreachable: {e}")
+        });
         conn.execute(sqlx::AssertSqlSafe(format!(r#"CREATE DATABASE "{name}""#)))
             .await
             .expect("create test database");
         let base = admin_url.split('?').next().unwrap_or(&admin_url);
-        let (server, _) = base.rsplit_once('/').expect("TEST_DATABASE_URL has a database path");
+        let (server, _) = base
+            .rsplit_once('/')
+            .expect("TEST_DATABASE_URL has a database path");
         let url = format!("{server}/{name}");
-        Self { admin_url, name, url }
+        Self {
+            admin_url,
+            name,
+            url,
+        }
     }
 }
 
@@ -87,12 +95,17 @@ impl Drop for PgDatabase {
         let name = self.name.clone();
         // Drop runs inside the test's runtime: do the async work on a thread of its own.
         let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
             rt.block_on(async {
                 let mut conn = PgConnection::connect(&admin_url).await.ok()?;
-                conn.execute(sqlx::AssertSqlSafe(format!(r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#)))
-                    .await
-                    .ok()
+                conn.execute(sqlx::AssertSqlSafe(format!(
+                    r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#
+                )))
+                .await
+                .ok()
             })
         })
         .join();
@@ -102,7 +115,6 @@ impl Drop for PgDatabase {
 pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
-    pub db: Db,
     /// The settings it was started with, to start another process on the same store.
     pub env: HashMap<String, String>,
     pub data_dir: TempDir,
@@ -141,7 +153,9 @@ pub async fn spawn_app_with(db: Db, overrides: &[(&str, &str)]) -> TestApp {
         env.insert((*k).to_owned(), (*v).to_owned());
     }
     let settings = Settings::from_lookup(|k| env.get(k).cloned()).expect("valid test settings");
-    let app = Application::build(settings).await.expect("application starts");
+    let app = Application::build(settings)
+        .await
+        .expect("application starts");
     let address = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
     TestApp {
@@ -150,7 +164,6 @@ pub async fn spawn_app_with(db: Db, overrides: &[(&str, &str)]) -> TestApp {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap(),
-        db,
         env,
         data_dir,
         _pg: pg,
@@ -167,8 +180,14 @@ pub struct Tokens {
 impl Tokens {
     pub fn from_body(body: &Value) -> Self {
         Self {
-            access: body["access_token"].as_str().expect("access_token").to_owned(),
-            refresh: body["refresh_token"].as_str().expect("refresh_token").to_owned(),
+            access: body["access_token"]
+                .as_str()
+                .expect("access_token")
+                .to_owned(),
+            refresh: body["refresh_token"]
+                .as_str()
+                .expect("refresh_token")
+                .to_owned(),
         }
     }
 }
@@ -179,17 +198,28 @@ impl TestApp {
     }
 
     pub async fn post_json(&self, path: &str, body: &Value) -> Response {
-        self.client.post(self.url(path)).json(body).send().await.expect("request")
+        self.client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("request")
     }
 
     pub async fn register(&self, username: &str, password: &str) -> Response {
-        self.post_json("/auth/register", &json!({"username": username, "password": password}))
-            .await
+        self.post_json(
+            "/auth/register",
+            &json!({"username": username, "password": password}),
+        )
+        .await
     }
 
     pub async fn login(&self, username: &str, password: &str) -> Response {
-        self.post_json("/auth/login", &json!({"username": username, "password": password}))
-            .await
+        self.post_json(
+            "/auth/login",
+            &json!({"username": username, "password": password}),
+        )
+        .await
     }
 
     pub async fn refresh(&self, refresh_token: &str) -> Response {
@@ -198,7 +228,10 @@ impl TestApp {
     }
 
     pub async fn logout(&self, access_token: &str, scope: Option<&str>) -> Response {
-        let request = self.client.post(self.url("/auth/logout")).bearer_auth(access_token);
+        let request = self
+            .client
+            .post(self.url("/auth/logout"))
+            .bearer_auth(access_token);
         let request = match scope {
             Some(scope) => request.json(&json!({"scope": scope})),
             None => request,
@@ -236,7 +269,11 @@ impl TestApp {
     /// Registers `username` with [`PASSWORD`]; panics unless it is created.
     pub async fn create_user(&self, username: &str) {
         let response = self.register(username, PASSWORD).await;
-        assert_eq!(response.status(), StatusCode::CREATED, "registering {username}");
+        assert_eq!(
+            response.status(),
+            StatusCode::CREATED,
+            "registering {username}"
+        );
     }
 
     /// Logs `username` in with [`PASSWORD`]; panics unless it succeeds.
@@ -261,12 +298,21 @@ pub async fn assert_error(response: Response, status: StatusCode, code: &str) ->
         .get("content-type")
         .map(|v| v.to_str().unwrap().to_owned())
         .unwrap_or_default();
-    assert!(content_type.starts_with("application/json"), "content-type {content_type:?}");
+    assert!(
+        content_type.starts_with("application/json"),
+        "content-type {content_type:?}"
+    );
     let body: Value = response.json().await.expect("JSON error body");
     assert_eq!(body["error"], code, "error code in {body}");
-    let description = body["error_description"].as_str().expect("error_description");
+    let description = body["error_description"]
+        .as_str()
+        .expect("error_description");
     assert!(!description.is_empty());
-    assert_eq!(body.as_object().unwrap().len(), 2, "exactly error and error_description: {body}");
+    assert_eq!(
+        body.as_object().unwrap().len(),
+        2,
+        "exactly error and error_description: {body}"
+    );
     body
 }
 
@@ -280,8 +326,15 @@ pub async fn assert_unauthorized(response: Response, token_sent: bool) -> Value 
         .to_str()
         .unwrap()
         .to_owned();
-    assert!(challenge.starts_with(r#"Bearer realm="api""#), "{challenge}");
-    assert_eq!(challenge.contains(r#"error="invalid_token""#), token_sent, "{challenge}");
+    assert!(
+        challenge.starts_with(r#"Bearer realm="api""#),
+        "{challenge}"
+    );
+    assert_eq!(
+        challenge.contains(r#"error="invalid_token""#),
+        token_sent,
+        "{challenge}"
+    );
     if token_sent {
         assert!(challenge.contains("error_description=\""), "{challenge}");
     }

@@ -6,8 +6,14 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use secrecy::SecretString;
 
+use std::path::PathBuf;
+
+use auth_core::{Algorithm, SigningKey};
+use secrecy::ExposeSecret;
+
 use crate::config::Settings;
 use crate::routes::auth::create_user;
+use crate::signing::write_private_file;
 use crate::startup::{Application, build_state, open_store};
 
 #[derive(Debug, Parser)]
@@ -32,6 +38,32 @@ pub enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Manage signing keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Generate a private key (PKCS#8 PEM) for JWT_PRIVATE_KEY_FILE. Prints its `kid` (the
+    /// RFC 7638 thumbprint) on stderr.
+    Generate {
+        /// RS256, ES256 or EdDSA.
+        #[arg(long, value_parser = parse_asymmetric)]
+        alg: Algorithm,
+        /// Write the key to this file (mode 0600, never overwritten) instead of stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+fn parse_asymmetric(value: &str) -> Result<Algorithm, String> {
+    match value.parse::<Algorithm>()? {
+        Algorithm::HS256 => Err("HS256 uses a secret (JWT_SECRET), not a key pair".to_owned()),
+        alg => Ok(alg),
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -46,8 +78,32 @@ pub enum UserCommand {
     },
 }
 
+/// Commands that need no configuration at all.
+pub fn run_without_settings(command: &Command) -> Option<anyhow::Result<()>> {
+    match command {
+        Command::Keys {
+            command: KeysCommand::Generate { alg, out },
+        } => Some(generate_key(*alg, out.as_deref())),
+        _ => None,
+    }
+}
+
+fn generate_key(alg: Algorithm, out: Option<&std::path::Path>) -> anyhow::Result<()> {
+    let (pem, key) = SigningKey::generate(alg)?;
+    match out {
+        Some(path) => write_private_file(path, pem.expose_secret())
+            .with_context(|| format!("cannot write {}", path.display()))?,
+        None => print!("{}", pem.expose_secret()),
+    }
+    eprintln!("generated {alg} key, kid {}", key.kid());
+    Ok(())
+}
+
 pub async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
     match command {
+        Command::Keys {
+            command: KeysCommand::Generate { alg, out },
+        } => generate_key(alg, out.as_deref())?,
         Command::Serve => {
             Application::build(settings)
                 .await?

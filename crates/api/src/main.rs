@@ -6,6 +6,10 @@ use clap::Parser;
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    let command = cli.command.unwrap_or(Command::Serve);
+    if let Some(result) = api::cli::run_without_settings(&command) {
+        return exit_code(result);
+    }
     if let Err(e) = dotenvy::dotenv()
         && !e.not_found()
     {
@@ -20,7 +24,11 @@ async fn main() -> ExitCode {
         }
     };
     api::telemetry::init(settings.log_format);
-    match api::cli::run(cli.command.unwrap_or(Command::Serve), settings).await {
+    exit_code(api::cli::run(command, settings).await)
+}
+
+fn exit_code(result: anyhow::Result<()>) -> ExitCode {
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("authd: {e:#}");

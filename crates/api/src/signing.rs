@@ -5,71 +5,107 @@ use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use auth_core::{Algorithm, KeySet, SigningKey};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 
 use crate::config::Settings;
 
-const SECRET_FILE: &str = "jwt_secret";
-
-/// Builds the key set the settings describe.
+/// Builds the key set the settings describe: `JWT_SECRET` for HS256, `JWT_PRIVATE_KEY_FILE`
+/// for the others, and when those are unset a key generated into `DATA_DIR` on first start.
 pub fn load_key_set(settings: &Settings) -> anyhow::Result<KeySet> {
-    if settings.jwt_algorithm != Algorithm::HS256 {
-        bail!(
-            "invalid JWT_ALGORITHM: {} is not supported by this version yet (use HS256)",
-            settings.jwt_algorithm
-        );
-    }
-    let secret = match &settings.jwt_secret {
-        Some(secret) => secret.clone(),
-        None => load_or_generate_secret(&settings.data_dir)?,
+    let alg = settings.jwt_algorithm;
+    let key = match alg {
+        Algorithm::HS256 => {
+            let secret = match &settings.jwt_secret {
+                Some(secret) => secret.clone(),
+                None => load_or_create(
+                    &settings.data_dir.join("jwt_secret"),
+                    "signing secret",
+                    random_secret,
+                )?,
+            };
+            SigningKey::hs256(&secret).context("invalid JWT_SECRET")?
+        }
+        _ => {
+            let pem = match &settings.jwt_private_key_file {
+                Some(path) => fs::read_to_string(path)
+                    .map(SecretString::from)
+                    .with_context(|| {
+                        format!(
+                            "invalid JWT_PRIVATE_KEY_FILE: cannot read {}",
+                            path.display()
+                        )
+                    })?,
+                None => {
+                    let path = settings.data_dir.join(generated_key_file(alg));
+                    load_or_create(&path, &format!("{alg} private key"), || {
+                        SigningKey::generate(alg)
+                            .map(|(pem, _)| pem)
+                            .map_err(anyhow::Error::new)
+                    })?
+                }
+            };
+            SigningKey::from_pem(alg, pem.expose_secret().as_bytes())
+                .with_context(|| format!("invalid JWT_PRIVATE_KEY_FILE for JWT_ALGORITHM={alg}"))?
+        }
     };
-    Ok(KeySet::new(
-        SigningKey::hs256(&secret).context("invalid JWT_SECRET")?,
-    ))
+    tracing::info!(alg = %alg, kid = key.kid(), "signing key loaded");
+    Ok(KeySet::new(key))
 }
 
-/// Reads `DATA_DIR/jwt_secret`, creating it (256 random bits, mode 0600) when missing.
-fn load_or_generate_secret(data_dir: &Path) -> anyhow::Result<SecretString> {
-    let path = data_dir.join(SECRET_FILE);
-    match fs::read_to_string(&path) {
-        Ok(secret) => return Ok(SecretString::from(secret.trim().to_owned())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => {
-            return Err(e)
-                .with_context(|| format!("cannot read the signing secret {}", path.display()));
-        }
-    }
+/// Where a generated private key lives in `DATA_DIR`, one file per algorithm.
+pub fn generated_key_file(alg: Algorithm) -> String {
+    format!("jwt_{}.pem", alg.as_str().to_lowercase())
+}
+
+fn random_secret() -> anyhow::Result<SecretString> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes)
         .map_err(|e| anyhow::anyhow!("no randomness for the signing secret: {e}"))?;
-    let secret = URL_SAFE_NO_PAD.encode(bytes);
-    let written = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&path)
-        .and_then(|mut f| f.write_all(secret.as_bytes()).and_then(|()| f.sync_all()));
-    match written {
+    Ok(SecretString::from(URL_SAFE_NO_PAD.encode(bytes)))
+}
+
+/// Reads `path`, or creates it with `make()` (mode 0600, never overwriting: a process that
+/// loses the race reads the winner's file) and says so in the log.
+fn load_or_create(
+    path: &Path,
+    what: &str,
+    make: impl Fn() -> anyhow::Result<SecretString>,
+) -> anyhow::Result<SecretString> {
+    match fs::read_to_string(path) {
+        Ok(value) => return Ok(SecretString::from(value.trim().to_owned())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => {
+            return Err(e).with_context(|| format!("cannot read the {what} {}", path.display()));
+        }
+    }
+    let value = make()?;
+    match write_private_file(path, value.expose_secret()) {
         Ok(()) => {
             tracing::warn!(
                 path = %path.display(),
-                "JWT_SECRET is not set: generated a signing secret. Every replica must share it; \
-                 set JWT_SECRET or copy this file."
+                "no key configured: generated a {what}. Every replica must share it; \
+                 configure it (JWT_SECRET or JWT_PRIVATE_KEY_FILE) or copy this file."
             );
-            Ok(SecretString::from(secret))
+            Ok(value)
         }
-        // Another process created it between our read and write: use theirs.
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            load_or_generate_secret(data_dir)
-        }
-        Err(e) => {
-            Err(e).with_context(|| format!("cannot write the signing secret {}", path.display()))
-        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => load_or_create(path, what, make),
+        Err(e) => Err(e).with_context(|| format!("cannot write the {what} {}", path.display())),
     }
+}
+
+/// Writes a new file readable by its owner only; fails if it exists.
+pub fn write_private_file(path: &Path, contents: &str) -> std::io::Result<()> {
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(contents.as_bytes())?;
+    file.sync_all()
 }
 
 /// Creates `DATA_DIR` (mode 0700) when missing.
@@ -94,14 +130,12 @@ mod tests {
     #[test]
     fn the_first_start_generates_a_private_secret_and_later_starts_reuse_it() {
         let dir = tempfile::tempdir().unwrap();
-        let first = load_or_generate_secret(dir.path()).unwrap();
-        let mode = fs::metadata(dir.path().join(SECRET_FILE))
-            .unwrap()
-            .permissions()
-            .mode();
+        let path = dir.path().join("jwt_secret");
+        let first = load_or_create(&path, "signing secret", random_secret).unwrap();
+        let mode = fs::metadata(&path).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
-        let again = load_or_generate_secret(dir.path()).unwrap();
-        use secrecy::ExposeSecret;
+        let again =
+            load_or_create(&path, "signing secret", || panic!("must not regenerate")).unwrap();
         assert_eq!(first.expose_secret(), again.expose_secret());
         assert!(first.expose_secret().len() >= 32);
     }

@@ -5,7 +5,12 @@ use std::sync::Arc;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::jwk::{
+    AlgorithmParameters, EllipticCurve, Jwk, JwkSet, PublicKeyUse, ThumbprintHash,
+};
 use jsonwebtoken::{DecodingKey, EncodingKey};
+use rand_core::OsRng;
+use rsa::pkcs8::{EncodePrivateKey, LineEnding};
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 
@@ -66,8 +71,17 @@ impl FromStr for Algorithm {
 pub enum KeyError {
     #[error("an HS256 secret must be at least {min} bytes, got {got}")]
     SecretTooShort { min: usize, got: usize },
-    #[error("{0} keys are not supported yet")]
-    Unsupported(Algorithm),
+    #[error("not a usable {alg} private key in PEM form: {reason}")]
+    InvalidPem { alg: Algorithm, reason: String },
+    #[error("the key does not fit {alg}: {reason}")]
+    WrongKeyType {
+        alg: Algorithm,
+        reason: &'static str,
+    },
+    #[error("{0} uses a shared secret, not a private key")]
+    NotAsymmetric(Algorithm),
+    #[error("cannot generate a {alg} key: {reason}")]
+    Generation { alg: Algorithm, reason: String },
 }
 
 /// One key able to sign: its id, algorithm and the jsonwebtoken key material.
@@ -78,12 +92,16 @@ pub struct SigningKey {
     verification: VerificationKey,
 }
 
-/// One key able to verify.
+/// One key able to verify, with its public JWK when it has one (never for HS256).
 #[derive(Clone)]
 pub(crate) struct VerificationKey {
     pub(crate) alg: Algorithm,
     pub(crate) decoding: DecodingKey,
+    pub(crate) public_jwk: Option<Jwk>,
 }
+
+/// Smallest RSA modulus accepted (RFC 7518 §3.3: 2048 bits or larger).
+const MIN_RSA_MODULUS_BYTES: usize = 256;
 
 impl SigningKey {
     /// Minimum HS256 secret: the hash output size (RFC 7518 §3.2).
@@ -112,8 +130,64 @@ impl SigningKey {
             verification: VerificationKey {
                 alg: Algorithm::HS256,
                 decoding: DecodingKey::from_secret(bytes),
+                public_jwk: None,
             },
         })
+    }
+
+    /// An RS256, ES256 or EdDSA key from its PEM private key (PKCS#8, or PKCS#1/SEC1 where
+    /// jsonwebtoken reads them). The `kid` is the RFC 7638 thumbprint of the public JWK.
+    pub fn from_pem(alg: Algorithm, pem: &[u8]) -> Result<Self, KeyError> {
+        let invalid = |e: jsonwebtoken::errors::Error| KeyError::InvalidPem {
+            alg,
+            reason: e.to_string(),
+        };
+        let encoding = match alg {
+            Algorithm::HS256 => return Err(KeyError::NotAsymmetric(alg)),
+            Algorithm::RS256 => EncodingKey::from_rsa_pem(pem),
+            Algorithm::ES256 => p256_pkcs8_der(pem).map(|der| EncodingKey::from_ec_der(&der)),
+            Algorithm::EdDSA => ed25519_pkcs8_v1_der(pem).map(|der| EncodingKey::from_ed_der(&der)),
+        }
+        .map_err(invalid)?;
+        let mut jwk = Jwk::from_encoding_key(&encoding, alg.to_jwt()).map_err(invalid)?;
+        check_key_parameters(alg, &jwk.algorithm)?;
+        let kid = jwk.thumbprint(ThumbprintHash::SHA256).map_err(invalid)?;
+        jwk.common.key_id = Some(kid.clone());
+        jwk.common.public_key_use = Some(PublicKeyUse::Signature);
+        let decoding = DecodingKey::from_jwk(&jwk).map_err(invalid)?;
+        Ok(Self {
+            kid,
+            alg,
+            encoding,
+            verification: VerificationKey {
+                alg,
+                decoding,
+                public_jwk: Some(jwk),
+            },
+        })
+    }
+
+    /// A new random RS256 (2048-bit), ES256 (P-256) or EdDSA (Ed25519) key, with its
+    /// PKCS#8 PEM to store.
+    pub fn generate(alg: Algorithm) -> Result<(SecretString, Self), KeyError> {
+        let failed = |reason: String| KeyError::Generation { alg, reason };
+        let pem = match alg {
+            Algorithm::HS256 => return Err(KeyError::NotAsymmetric(alg)),
+            Algorithm::RS256 => rsa::RsaPrivateKey::new(&mut OsRng, 2048)
+                .map_err(|e| failed(e.to_string()))?
+                .to_pkcs8_pem(LineEnding::LF),
+            Algorithm::ES256 => p256::SecretKey::random(&mut OsRng).to_pkcs8_pem(LineEnding::LF),
+            Algorithm::EdDSA => ed25519_keypair(&ed25519_dalek::SigningKey::generate(&mut OsRng))
+                .to_pkcs8_pem(LineEnding::LF),
+        }
+        .map_err(|e| failed(e.to_string()))?;
+        let key = Self::from_pem(alg, pem.as_bytes())?;
+        Ok((SecretString::from(pem.to_string()), key))
+    }
+
+    /// The public JWK (RFC 7517) of an asymmetric key; `None` for HS256.
+    pub fn public_jwk(&self) -> Option<&Jwk> {
+        self.verification.public_jwk.as_ref()
     }
 
     pub fn kid(&self) -> &str {
@@ -135,6 +209,71 @@ impl fmt::Debug for SigningKey {
             .field("kid", &self.kid)
             .field("alg", &self.alg)
             .finish_non_exhaustive()
+    }
+}
+
+/// Ed25519 private keys come as PKCS#8 v1 (RFC 8410, what `openssl genpkey` writes) or v2
+/// (with the public key). jsonwebtoken derives the public key from v1 only, so read either
+/// and hand it v1.
+fn ed25519_pkcs8_v1_der(pem: &[u8]) -> Result<Vec<u8>, jsonwebtoken::errors::Error> {
+    use ed25519_dalek::pkcs8::DecodePrivateKey;
+    let invalid =
+        || jsonwebtoken::errors::Error::from(jsonwebtoken::errors::ErrorKind::InvalidEddsaKey);
+    let pem = std::str::from_utf8(pem).map_err(|_| invalid())?;
+    let key = ed25519_dalek::SigningKey::from_pkcs8_pem(pem).map_err(|_| invalid())?;
+    let der = ed25519_keypair(&key)
+        .to_pkcs8_der()
+        .map_err(|_| invalid())?;
+    Ok(der.as_bytes().to_vec())
+}
+
+/// P-256 private keys come as PKCS#8 or as SEC1 (`EC PRIVATE KEY`, what
+/// `openssl ecparam -genkey` writes); jsonwebtoken reads PKCS#8 only.
+fn p256_pkcs8_der(pem: &[u8]) -> Result<Vec<u8>, jsonwebtoken::errors::Error> {
+    use p256::pkcs8::DecodePrivateKey;
+    let invalid =
+        || jsonwebtoken::errors::Error::from(jsonwebtoken::errors::ErrorKind::InvalidEcdsaKey);
+    let pem = std::str::from_utf8(pem).map_err(|_| invalid())?;
+    let key = p256::SecretKey::from_pkcs8_pem(pem)
+        .or_else(|_| p256::SecretKey::from_sec1_pem(pem))
+        .map_err(|_| invalid())?;
+    let der = key.to_pkcs8_der().map_err(|_| invalid())?;
+    Ok(der.as_bytes().to_vec())
+}
+
+fn ed25519_keypair(key: &ed25519_dalek::SigningKey) -> ed25519_dalek::pkcs8::KeypairBytes {
+    ed25519_dalek::pkcs8::KeypairBytes {
+        secret_key: key.to_bytes(),
+        public_key: None,
+    }
+}
+
+/// The key must be of the algorithm's type and strong enough: RSA of 2048 bits or more
+/// (RFC 7518 §3.3), P-256 for ES256 (§3.4), Ed25519 for EdDSA (RFC 8037 §3.1).
+fn check_key_parameters(alg: Algorithm, params: &AlgorithmParameters) -> Result<(), KeyError> {
+    let wrong = |reason| Err(KeyError::WrongKeyType { alg, reason });
+    match (alg, params) {
+        (Algorithm::RS256, AlgorithmParameters::RSA(rsa)) => {
+            let modulus = URL_SAFE_NO_PAD.decode(&rsa.n).unwrap_or_default();
+            let bytes = modulus.iter().skip_while(|b| **b == 0).count();
+            if bytes < MIN_RSA_MODULUS_BYTES {
+                return wrong("an RSA key must have at least 2048 bits");
+            }
+            Ok(())
+        }
+        (Algorithm::ES256, AlgorithmParameters::EllipticCurve(ec))
+            if ec.curve == EllipticCurve::P256 =>
+        {
+            Ok(())
+        }
+        (Algorithm::ES256, _) => wrong("ES256 needs a P-256 key"),
+        (Algorithm::EdDSA, AlgorithmParameters::OctetKeyPair(okp))
+            if okp.curve == EllipticCurve::Ed25519 =>
+        {
+            Ok(())
+        }
+        (Algorithm::EdDSA, _) => wrong("EdDSA needs an Ed25519 key"),
+        _ => wrong("not a key of this algorithm's family"),
     }
 }
 
@@ -178,6 +317,18 @@ impl KeySet {
         self.verification.get(kid)
     }
 
+    /// The public keys, as a JWK Set (RFC 7517 §5): never a private member, never an HMAC
+    /// secret (an HS256 key set publishes nothing).
+    pub fn jwks(&self) -> JwkSet {
+        let mut keys: Vec<Jwk> = self
+            .verification
+            .values()
+            .filter_map(|k| k.public_jwk.clone())
+            .collect();
+        keys.sort_by(|a, b| a.common.key_id.cmp(&b.common.key_id));
+        JwkSet { keys }
+    }
+
     /// The algorithms of the verification keys: the only ones a token may name.
     pub fn algorithms(&self) -> Vec<Algorithm> {
         let mut algs: Vec<Algorithm> = self.verification.values().map(|k| k.alg).collect();
@@ -205,6 +356,67 @@ mod tests {
         assert_eq!(a.kid(), a2.kid());
         assert_ne!(a.kid(), b.kid());
         assert_eq!(a.kid().len(), 43, "base64url of a SHA-256 digest");
+    }
+
+    #[test]
+    fn generated_keys_round_trip_through_pem_with_a_thumbprint_kid() {
+        for alg in [Algorithm::RS256, Algorithm::ES256, Algorithm::EdDSA] {
+            let (pem, key) = SigningKey::generate(alg).unwrap();
+            assert!(
+                pem.expose_secret()
+                    .starts_with("-----BEGIN PRIVATE KEY-----")
+            );
+            let again = SigningKey::from_pem(alg, pem.expose_secret().as_bytes()).unwrap();
+            assert_eq!(key.kid(), again.kid(), "{alg}");
+            assert_eq!(key.kid().len(), 43, "base64url SHA-256 thumbprint");
+            let jwk = key.public_jwk().unwrap();
+            assert_eq!(jwk.common.key_id.as_deref(), Some(key.kid()));
+            assert_eq!(jwk.thumbprint(ThumbprintHash::SHA256).unwrap(), key.kid());
+        }
+    }
+
+    #[test]
+    fn a_key_of_the_wrong_type_is_refused() {
+        let (ed, _) = SigningKey::generate(Algorithm::EdDSA).unwrap();
+        let (ec, _) = SigningKey::generate(Algorithm::ES256).unwrap();
+        assert!(SigningKey::from_pem(Algorithm::ES256, ed.expose_secret().as_bytes()).is_err());
+        assert!(SigningKey::from_pem(Algorithm::RS256, ec.expose_secret().as_bytes()).is_err());
+        assert!(SigningKey::from_pem(Algorithm::EdDSA, b"not a pem").is_err());
+        assert!(matches!(
+            SigningKey::from_pem(Algorithm::HS256, ec.expose_secret().as_bytes()),
+            Err(KeyError::NotAsymmetric(_))
+        ));
+    }
+
+    #[test]
+    fn an_rsa_key_under_2048_bits_is_refused() {
+        let small = rsa::RsaPrivateKey::new(&mut OsRng, 1024)
+            .unwrap()
+            .to_pkcs8_pem(LineEnding::LF)
+            .unwrap();
+        assert!(matches!(
+            SigningKey::from_pem(Algorithm::RS256, small.as_bytes()),
+            Err(KeyError::WrongKeyType { .. })
+        ));
+    }
+
+    #[test]
+    fn the_jwks_publishes_public_keys_only_and_nothing_for_hmac() {
+        let hs = KeySet::new(SigningKey::hs256(&SecretString::from("k".repeat(32))).unwrap());
+        assert!(hs.jwks().keys.is_empty());
+        for alg in [Algorithm::RS256, Algorithm::ES256, Algorithm::EdDSA] {
+            let (_, key) = SigningKey::generate(alg).unwrap();
+            let kid = key.kid().to_owned();
+            let set = KeySet::new(key);
+            let json = serde_json::to_value(set.jwks()).unwrap();
+            let jwk = &json["keys"][0];
+            assert_eq!(jwk["kid"], kid.as_str());
+            assert_eq!(jwk["alg"], alg.as_str());
+            assert_eq!(jwk["use"], "sig");
+            for private in ["d", "p", "q", "dp", "dq", "qi", "k"] {
+                assert!(jwk.get(private).is_none(), "{alg} JWK has {private}: {jwk}");
+            }
+        }
     }
 
     #[test]

@@ -81,6 +81,11 @@ impl Verifier {
         Self { keys, validations }
     }
 
+    /// The keys this verifier accepts.
+    pub fn keys(&self) -> &KeySet {
+        &self.keys
+    }
+
     /// Verifies `token` and returns its claims. Does not consult revocation: that is the
     /// caller's (the claims' `sid` against [`crate::RevokedSessions`]).
     pub fn verify(&self, token: &str) -> Result<Claims, VerifyError> {
@@ -429,5 +434,180 @@ mod tests {
             parts[2]
         );
         assert_eq!(verifier().verify(&tampered), Err(VerifyError::BadSignature));
+    }
+
+    mod every_algorithm {
+        use rsa::pkcs8::{DecodePrivateKey, EncodePublicKey, LineEnding};
+        use secrecy::ExposeSecret;
+
+        use super::*;
+        use crate::Algorithm;
+
+        const ASYMMETRIC: [Algorithm; 3] = [Algorithm::RS256, Algorithm::ES256, Algorithm::EdDSA];
+
+        struct Fixture {
+            kid: String,
+            pem: String,
+            verifier: Verifier,
+            issuer: TokenIssuer,
+        }
+
+        fn fixture(alg: Algorithm) -> Fixture {
+            let (pem, key) = SigningKey::generate(alg).unwrap();
+            let kid = key.kid().to_owned();
+            let keys = KeySet::new(key);
+            Fixture {
+                kid,
+                pem: pem.expose_secret().to_owned(),
+                verifier: Verifier::new(keys.clone(), VerifierConfig::new("authd", "api")),
+                issuer: TokenIssuer::new(
+                    keys,
+                    "authd".into(),
+                    "api".into(),
+                    Duration::from_secs(600),
+                ),
+            }
+        }
+
+        /// The public key in the two forms an attacker would try as an HMAC secret.
+        fn public_key_pem_and_der(alg: Algorithm, pem: &str) -> (String, Vec<u8>) {
+            let (pem, der) = match alg {
+                Algorithm::RS256 => {
+                    let public = rsa::RsaPrivateKey::from_pkcs8_pem(pem)
+                        .unwrap()
+                        .to_public_key();
+                    (
+                        public.to_public_key_pem(LineEnding::LF).unwrap(),
+                        public.to_public_key_der().unwrap(),
+                    )
+                }
+                Algorithm::ES256 => {
+                    let public = p256::SecretKey::from_pkcs8_pem(pem).unwrap().public_key();
+                    (
+                        public.to_public_key_pem(LineEnding::LF).unwrap(),
+                        public.to_public_key_der().unwrap(),
+                    )
+                }
+                Algorithm::EdDSA => {
+                    let public = ed25519_dalek::SigningKey::from_pkcs8_pem(pem)
+                        .unwrap()
+                        .verifying_key();
+                    (
+                        public.to_public_key_pem(LineEnding::LF).unwrap(),
+                        public.to_public_key_der().unwrap(),
+                    )
+                }
+                Algorithm::HS256 => unreachable!(),
+            };
+            (pem, der.as_bytes().to_vec())
+        }
+
+        fn header(alg: jsonwebtoken::Algorithm, kid: &str) -> Header {
+            let mut h = Header::new(alg);
+            h.typ = Some("at+jwt".into());
+            h.kid = Some(kid.to_owned());
+            h
+        }
+
+        #[test]
+        fn tokens_sign_and_verify() {
+            for alg in ASYMMETRIC {
+                let f = fixture(alg);
+                let issued = f.issuer.issue(&subject()).unwrap();
+                assert_eq!(decode_header(&issued.token).unwrap().alg, alg.to_jwt());
+                assert_eq!(
+                    f.verifier.verify(&issued.token).unwrap(),
+                    issued.claims,
+                    "{alg}"
+                );
+            }
+        }
+
+        #[test]
+        fn hs256_signed_with_the_public_key_is_rejected() {
+            // RFC 8725 §2.1: algorithm confusion. The key's own algorithm decides.
+            for alg in ASYMMETRIC {
+                let f = fixture(alg);
+                let (pem, der) = public_key_pem_and_der(alg, &f.pem);
+                for secret in [pem.as_bytes(), pem.trim_end().as_bytes(), der.as_slice()] {
+                    let token = encode(
+                        &header(jsonwebtoken::Algorithm::HS256, &f.kid),
+                        &good_claims(),
+                        &EncodingKey::from_secret(secret),
+                    )
+                    .unwrap();
+                    assert_eq!(
+                        f.verifier.verify(&token),
+                        Err(VerifyError::AlgorithmNotAllowed),
+                        "{alg}"
+                    );
+                }
+            }
+        }
+
+        #[test]
+        fn alg_none_tampering_and_stripped_signatures_are_rejected() {
+            for alg in ASYMMETRIC {
+                let f = fixture(alg);
+                let token = f.issuer.issue(&subject()).unwrap().token;
+                let parts: Vec<&str> = token.split('.').collect();
+                let none_header = URL_SAFE_NO_PAD
+                    .encode(json!({"alg": "none", "typ": "at+jwt", "kid": f.kid}).to_string());
+                let mut claims = jwt_json(parts[1]);
+                claims["roles"] = json!(["admin"]);
+                let tampered = URL_SAFE_NO_PAD.encode(claims.to_string());
+                let cases = [
+                    format!("{none_header}.{}.", parts[1]),
+                    format!("{none_header}.{}", parts[1]),
+                    format!("{}.{tampered}.{}", parts[0], parts[2]),
+                    format!("{}.{}.", parts[0], parts[1]),
+                    format!("{}.{}", parts[0], parts[1]),
+                    format!(
+                        "{}.{}.{}",
+                        parts[0],
+                        parts[1],
+                        &parts[2][..parts[2].len() - 4]
+                    ),
+                ];
+                for case in cases {
+                    assert!(f.verifier.verify(&case).is_err(), "{alg} accepted {case}");
+                }
+            }
+        }
+
+        #[test]
+        fn an_ecdsa_signature_with_r_or_s_zero_is_rejected() {
+            let f = fixture(Algorithm::ES256);
+            let token = f.issuer.issue(&subject()).unwrap().token;
+            let (signed, signature) = token.rsplit_once('.').unwrap();
+            let signature = URL_SAFE_NO_PAD.decode(signature).unwrap();
+            assert_eq!(
+                signature.len(),
+                64,
+                "JWS ECDSA signatures are r || s (RFC 7518 §3.4)"
+            );
+            let zero = [0u8; 32];
+            let forged = [
+                [zero.as_slice(), zero.as_slice()].concat(),
+                [zero.as_slice(), &signature[32..]].concat(),
+                [&signature[..32], zero.as_slice()].concat(),
+            ];
+            for sig in forged {
+                let token = format!("{signed}.{}", URL_SAFE_NO_PAD.encode(sig));
+                assert_eq!(f.verifier.verify(&token), Err(VerifyError::BadSignature));
+            }
+        }
+
+        #[test]
+        fn a_key_of_another_algorithm_is_unknown_to_the_verifier() {
+            let es = fixture(Algorithm::ES256);
+            let ed = fixture(Algorithm::EdDSA);
+            let token = ed.issuer.issue(&subject()).unwrap().token;
+            assert_eq!(es.verifier.verify(&token), Err(VerifyError::UnknownKey));
+        }
+
+        fn jwt_json(segment: &str) -> Value {
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(segment).unwrap()).unwrap()
+        }
     }
 }

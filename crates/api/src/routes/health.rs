@@ -23,9 +23,9 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
 }
 
 /// The public verification keys (RFC 7517 §5). HS256 has none to publish: its key is a
-/// shared secret.
-pub async fn jwks() -> HttpResponse {
+/// shared secret. Cached briefly by clients: a new key is announced before it signs.
+pub async fn jwks(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header(("Cache-Control", "public, max-age=300"))
-        .json(json!({"keys": []}))
+        .json(state.verifier.keys().jwks())
 }

@@ -29,10 +29,11 @@ pub struct Application {
 }
 
 impl Application {
-    /// Opens the store (applying migrations), loads the keys, binds the listener and
-    /// prepares the server; nothing is served until [`Application::run_until_stopped`].
+    /// Binds the listener, opens the store (applying migrations), loads the keys and the
+    /// revoked sessions, and prepares the server; nothing is served until
+    /// [`Application::run_until_stopped`].
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let state = build_state(&settings).await?;
+        // Bind first: a bad BIND_ADDR fails before anything is created on disk.
         let listener = TcpListener::bind(&settings.bind_addr).with_context(|| {
             format!("invalid BIND_ADDR: cannot listen on {}", settings.bind_addr)
         })?;
@@ -40,6 +41,7 @@ impl Application {
             .local_addr()
             .context("reading the bound address")?
             .port();
+        let state = build_state(&settings).await?;
 
         let revocation_feed = spawn_revocation_feed(
             state.store.clone(),

@@ -5,6 +5,7 @@ mod helpers;
 
 mod cli;
 mod errors;
+mod keys;
 mod login;
 mod logout;
 mod protected;

@@ -1,0 +1,2 @@
+//! Placeholder, replaced by the sign/verify benchmarks.
+fn main() {}

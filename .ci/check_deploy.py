@@ -43,6 +43,8 @@ CONFIG_KEYS = [
     "DATABASE_MAX_CONNECTIONS",
     "DATABASE_TIMEOUT",
     "REVOCATION_POLL_INTERVAL",
+    "LOGIN_FREE_FAILURES",
+    "LOGIN_MAX_DELAY",
 ]
 
 # Where the HTTP contract may be: beside the clone in CI (shared/), or copied

@@ -37,6 +37,10 @@ pub struct Settings {
     pub refresh_token_ttl: Duration,
     pub refresh_reuse_grace: Duration,
     pub signup_enabled: bool,
+    /// Failed logins per username before each further failure blocks the name.
+    pub login_free_failures: u32,
+    /// The longest block after repeated failures (the delay doubles up to it).
+    pub login_max_delay: Duration,
     /// `None`: pretty on a terminal, else JSON.
     pub log_format: Option<LogFormat>,
     pub request_body_limit: usize,
@@ -107,6 +111,8 @@ impl Settings {
             refresh_token_ttl: duration(&get, "REFRESH_TOKEN_TTL", 30 * 24 * 3600)?,
             refresh_reuse_grace: duration(&get, "REFRESH_REUSE_GRACE", 10)?,
             signup_enabled: parse(&get, "SIGNUP_ENABLED", true, parse_bool)?,
+            login_free_failures: parse(&get, "LOGIN_FREE_FAILURES", 5, |v| v.parse::<u32>())?,
+            login_max_delay: duration(&get, "LOGIN_MAX_DELAY", 15 * 60)?,
             log_format: match get("LOG_FORMAT").as_deref() {
                 None => None,
                 Some("pretty") => Some(LogFormat::Pretty),
@@ -125,6 +131,9 @@ impl Settings {
         }
         if settings.refresh_token_ttl.is_zero() {
             return Err(invalid("REFRESH_TOKEN_TTL", "must be longer than zero"));
+        }
+        if settings.login_max_delay.is_zero() {
+            return Err(invalid("LOGIN_MAX_DELAY", "must be longer than zero"));
         }
         if settings.database_timeout.is_zero() {
             return Err(invalid("DATABASE_TIMEOUT", "must be longer than zero"));

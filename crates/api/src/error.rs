@@ -31,6 +31,8 @@ pub enum ApiError {
     /// challenge carries no error attribute.
     #[error("the current password is wrong")]
     WrongCurrentPassword,
+    #[error("too many failed logins for this username; retry after {retry_after} seconds")]
+    TooManyAttempts { retry_after: u64 },
     #[error("this account is disabled")]
     AccountDisabled,
     #[error("{0}")]
@@ -82,6 +84,7 @@ impl ApiError {
             ApiError::SignupDisabled => "signup_disabled",
             ApiError::InvalidCredentials | ApiError::WrongCurrentPassword => "invalid_credentials",
             ApiError::AccountDisabled => "account_disabled",
+            ApiError::TooManyAttempts { .. } => "too_many_attempts",
             ApiError::InvalidGrant(_) => "invalid_grant",
             ApiError::Unauthorized(_) => "invalid_token",
             ApiError::NotFound => "not_found",
@@ -124,6 +127,7 @@ impl ResponseError for ApiError {
             | ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::SignupDisabled | ApiError::AccountDisabled => StatusCode::FORBIDDEN,
             ApiError::UsernameTaken => StatusCode::CONFLICT,
+            ApiError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -153,6 +157,9 @@ impl ResponseError for ApiError {
             }
             ApiError::Unavailable => {
                 response.insert_header((header::RETRY_AFTER, "1"));
+            }
+            ApiError::TooManyAttempts { retry_after } => {
+                response.insert_header((header::RETRY_AFTER, retry_after.to_string()));
             }
             _ => {}
         }

@@ -13,7 +13,7 @@ use auth_core::{RevokedSessions, TokenIssuer, Verifier, VerifierConfig};
 use secrecy::ExposeSecret;
 use tokio::task::JoinHandle;
 use tracing_actix_web::TracingLogger;
-use user_store::{PasswordHasher, Store, StoreOptions, spawn_revocation_feed};
+use user_store::{PasswordHasher, Store, StoreOptions, ThrottlePolicy, spawn_revocation_feed};
 
 use crate::auth::validate_bearer;
 use crate::config::Settings;
@@ -117,6 +117,11 @@ pub async fn build_state(settings: &Settings) -> anyhow::Result<AppState> {
         refresh_token_ttl: settings.refresh_token_ttl,
         refresh_reuse_grace: settings.refresh_reuse_grace,
         signup_enabled: settings.signup_enabled,
+        login_throttle: ThrottlePolicy {
+            free_failures: settings.login_free_failures,
+            max_delay: settings.login_max_delay,
+            ..ThrottlePolicy::default()
+        },
         revocation_retention: settings.access_token_ttl + settings.jwt_leeway,
     })
 }

@@ -1,7 +1,7 @@
 use std::time::Duration;
 
 use auth_core::{RevokedSessions, TokenIssuer, Verifier, unix_now};
-use user_store::{PasswordHasher, Store};
+use user_store::{PasswordHasher, Store, ThrottlePolicy};
 use uuid::Uuid;
 
 /// What every handler shares, passed as `web::Data<AppState>` (no globals).
@@ -14,6 +14,7 @@ pub struct AppState {
     pub refresh_token_ttl: Duration,
     pub refresh_reuse_grace: Duration,
     pub signup_enabled: bool,
+    pub login_throttle: ThrottlePolicy,
     /// How long a revoked session must stay in the revoked set: the longest an access
     /// token lives, plus the verification leeway.
     pub revocation_retention: Duration,

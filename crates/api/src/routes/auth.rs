@@ -7,7 +7,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
-use user_store::{RevocationReason, Rotation, User, Username, check_password_strength};
+use user_store::{RevocationReason, Rotation, Timestamp, User, Username, check_password_strength};
 use uuid::Uuid;
 
 use crate::error::ApiError;
@@ -67,20 +67,42 @@ pub async fn login(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let Credentials { username, password } = login_credentials(&req, &body)?;
-    // A name that cannot exist is treated like an unknown user, dummy hash included.
-    let found = match Username::parse(&username) {
-        Ok(name) => state.store.find_credentials(&name).await?,
-        Err(_) => None,
+    // A name that cannot exist is treated like an unknown user, dummy hash included; it
+    // needs no throttle, since no password can be right for it.
+    let name = Username::parse(&username).ok();
+    if let Some(name) = &name
+        && let Some(until) = state.store.login_blocked_until(name).await?
+    {
+        return Err(too_many_attempts(until));
+    }
+    let found = match &name {
+        Some(name) => state.store.find_credentials(name).await?,
+        None => None,
     };
     let (user, hash) = match found {
         Some(c) => (Some(c.user), Some(c.password_hash)),
         None => (None, None),
     };
     let verified = state.hasher.verify(password, hash).await?;
-    let user = match user {
-        Some(user) if verified => user,
-        _ => {
-            tracing::info!("login failed");
+    let user = match (user, &name) {
+        (Some(user), Some(name)) if verified => {
+            state.store.clear_login_failures(name).await?;
+            user
+        }
+        (_, name) => {
+            if let Some(name) = name
+                && let Some(until) = state
+                    .store
+                    .record_login_failure(name, &state.login_throttle)
+                    .await?
+            {
+                tracing::warn!(
+                    blocked_for_secs = until.since(Timestamp::now()).as_secs(),
+                    "login failed; username throttled"
+                );
+            } else {
+                tracing::info!("login failed");
+            }
             return Err(ApiError::InvalidCredentials);
         }
     };
@@ -94,6 +116,15 @@ pub async fn login(
         .await?;
     tracing::info!(user_id = %user.id, session_id = %session.session_id, "login succeeded");
     token_response(&state, &user, session.session_id, refresh_token)
+}
+
+/// 429 with `Retry-After` in whole seconds, rounded up (RFC 9110 §10.2.3).
+fn too_many_attempts(until: Timestamp) -> ApiError {
+    let left = until.since(Timestamp::now());
+    let retry_after = left.as_secs() + u64::from(left.subsec_nanos() > 0);
+    ApiError::TooManyAttempts {
+        retry_after: retry_after.max(1),
+    }
 }
 
 /// JSON body, or an empty body with HTTP Basic credentials (RFC 7617).

@@ -11,3 +11,4 @@ mod logout;
 mod protected;
 mod refresh;
 mod register;
+mod throttle;

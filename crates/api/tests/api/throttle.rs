@@ -1,0 +1,80 @@
+use std::time::Duration;
+
+use reqwest::{Response, StatusCode};
+
+use crate::helpers::*;
+
+const WRONG: &str = "definitely not the password";
+
+/// Asserts a 429 `too_many_attempts` and returns its `Retry-After` in seconds.
+async fn assert_throttled(response: Response) -> u64 {
+    let retry_after: u64 = response
+        .headers()
+        .get("retry-after")
+        .expect("Retry-After on a 429")
+        .to_str()
+        .unwrap()
+        .parse()
+        .expect("Retry-After in seconds");
+    assert!(retry_after >= 1);
+    assert_error(response, StatusCode::TOO_MANY_REQUESTS, "too_many_attempts").await;
+    retry_after
+}
+
+db_tests! {
+    async fn repeated_failures_throttle_a_username_even_for_the_right_password(db: Db) {
+        let app = spawn_app_with(db, &[("LOGIN_FREE_FAILURES", "2")]).await;
+        app.create_user("alice").await;
+        for _ in 0..3 {
+            assert_error(app.login("alice", WRONG).await, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
+        }
+        let retry_after = assert_throttled(app.login("alice", PASSWORD).await).await;
+        assert!(retry_after <= 2, "first block is short: {retry_after}");
+        // Same name after normalisation; another name is not affected.
+        assert_throttled(app.login(" ALICE ", PASSWORD).await).await;
+        app.create_user("bob").await;
+        assert_eq!(app.login("bob", PASSWORD).await.status(), StatusCode::OK);
+
+        tokio::time::sleep(Duration::from_millis(retry_after * 1000 + 100)).await;
+        assert_eq!(app.login("alice", PASSWORD).await.status(), StatusCode::OK);
+        // A success forgets the failures: the next mistake is a plain 401 again.
+        assert_error(app.login("alice", WRONG).await, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
+        assert_eq!(app.login("alice", PASSWORD).await.status(), StatusCode::OK);
+    }
+
+    async fn unknown_usernames_are_throttled_like_known_ones(db: Db) {
+        let app = spawn_app_with(db, &[("LOGIN_FREE_FAILURES", "2")]).await;
+        app.create_user("alice").await;
+        for name in ["alice", "nobody"] {
+            for _ in 0..3 {
+                assert_error(app.login(name, WRONG).await, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
+            }
+        }
+        let known = assert_throttled(app.login("alice", WRONG).await).await;
+        let unknown = assert_throttled(app.login("nobody", WRONG).await).await;
+        assert_eq!(known, unknown, "the throttle does not tell who exists");
+    }
+
+    async fn throttling_is_shared_by_every_replica(db: Db) {
+        let first = spawn_app_with(db, &[("LOGIN_FREE_FAILURES", "2")]).await;
+        first.create_user("alice").await;
+        let env: Vec<(&str, &str)> = first.env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let second = spawn_app_with(db, &env).await;
+        assert_error(first.login("alice", WRONG).await, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
+        assert_error(second.login("alice", WRONG).await, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
+        assert_error(first.login("alice", WRONG).await, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
+        assert_throttled(second.login("alice", PASSWORD).await).await;
+        assert_throttled(first.login("alice", PASSWORD).await).await;
+    }
+
+    async fn http_basic_logins_are_throttled_too(db: Db) {
+        let app = spawn_app_with(db, &[("LOGIN_FREE_FAILURES", "1")]).await;
+        app.create_user("alice").await;
+        for _ in 0..2 {
+            let response = app.client.post(app.url("/auth/login")).basic_auth("alice", Some(WRONG)).send().await.unwrap();
+            assert_error(response, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
+        }
+        let response = app.client.post(app.url("/auth/login")).basic_auth("alice", Some(PASSWORD)).send().await.unwrap();
+        assert_throttled(response).await;
+    }
+}

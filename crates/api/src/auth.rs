@@ -82,7 +82,12 @@ fn authenticate(
         BearerCredentials::Malformed => return Err(TokenProblem::MalformedHeader.into()),
         BearerCredentials::Token(token) => token,
     };
-    let claims = state.verifier.verify(&token).map_err(TokenProblem::from)?;
+    let claims = state
+        .keys
+        .current()
+        .verifier
+        .verify(&token)
+        .map_err(TokenProblem::from)?;
     if state.revoked.contains(&claims.sid) {
         return Err(TokenProblem::Revoked.into());
     }

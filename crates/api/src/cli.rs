@@ -11,7 +11,10 @@ use std::path::PathBuf;
 use auth_core::{Algorithm, SigningKey};
 use secrecy::ExposeSecret;
 
+use user_store::Timestamp;
+
 use crate::config::Settings;
+use crate::keyring::{KeyState, key_states};
 use crate::routes::auth::create_user;
 use crate::signing::write_private_file;
 use crate::startup::{Application, build_state, open_store};
@@ -57,6 +60,19 @@ pub enum KeysCommand {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// List the signing keys of JWT_ALGORITHM in the database and how each stands.
+    List,
+    /// Add a new signing key that takes over signing after `--in` (default 1m). Until then it
+    /// is only announced: every replica reloads keys every KEY_RELOAD_INTERVAL and the JWKS
+    /// publishes it, so verifiers know it before it signs. The old key keeps verifying until
+    /// the last token it signed has expired.
+    Rotate {
+        /// How long to announce the key before it signs, e.g. 1m, 30s, 0.
+        #[arg(long = "in", value_parser = crate::config::parse_duration, default_value = "1m")]
+        after: std::time::Duration,
+    },
+    /// Stop a key verifying now (a compromised key): tokens it signed are rejected.
+    Retire { kid: String },
 }
 
 fn parse_asymmetric(value: &str) -> Result<Algorithm, String> {
@@ -101,9 +117,7 @@ fn generate_key(alg: Algorithm, out: Option<&std::path::Path>) -> anyhow::Result
 
 pub async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
     match command {
-        Command::Keys {
-            command: KeysCommand::Generate { alg, out },
-        } => generate_key(alg, out.as_deref())?,
+        Command::Keys { command } => manage_keys(command, &settings).await?,
         Command::Serve => {
             Application::build(settings)
                 .await?
@@ -130,6 +144,86 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             state.store.close().await;
         }
     }
+    Ok(())
+}
+
+/// `keys generate` (a file), and `keys list`, `keys rotate`, `keys retire` (the shared key
+/// set in the database).
+async fn manage_keys(command: KeysCommand, settings: &Settings) -> anyhow::Result<()> {
+    if let KeysCommand::Generate { alg, out } = command {
+        return generate_key(alg, out.as_deref());
+    }
+    let alg = settings.jwt_algorithm;
+    if alg == Algorithm::HS256 {
+        bail!(
+            "JWT_ALGORITHM is HS256: its key is JWT_SECRET, not the database; rotating it \
+             means changing JWT_SECRET everywhere (or move to RS256, ES256 or EdDSA)"
+        );
+    }
+    let store = open_store(settings).await?;
+    let retention = settings.token_retention();
+    match command {
+        KeysCommand::Generate { alg, out } => generate_key(alg, out.as_deref())?,
+        KeysCommand::List => {
+            let keys = store.signing_keys(alg.as_str()).await?;
+            let states = key_states(&keys, Timestamp::now(), retention);
+            println!(
+                "{:<45} {:<6} {:<32} {:<28} created",
+                "kid", "alg", "state", "activates"
+            );
+            for (key, state) in keys.iter().zip(states) {
+                let state = match state {
+                    KeyState::Next => "next (announced)".to_owned(),
+                    KeyState::Active => "active (signs)".to_owned(),
+                    KeyState::Verifying { until } => format!("verifying until {}", until.rfc3339()),
+                    KeyState::Expired => "expired".to_owned(),
+                    KeyState::Retired => "retired".to_owned(),
+                };
+                println!(
+                    "{:<45} {:<6} {:<32} {:<28} {}",
+                    key.kid,
+                    key.alg,
+                    state,
+                    key.activates_at.rfc3339(),
+                    key.created_at.rfc3339()
+                );
+            }
+        }
+        KeysCommand::Rotate { after } => {
+            let (pem, key) = SigningKey::generate(alg)?;
+            let activates_at = Timestamp::now().plus(after);
+            store
+                .add_signing_key(key.kid(), alg.as_str(), pem.expose_secret(), activates_at)
+                .await?;
+            eprintln!(
+                "added {alg} key {}: announced now, signs from {}",
+                key.kid(),
+                activates_at.rfc3339()
+            );
+        }
+        KeysCommand::Retire { kid } => {
+            let keys = store.signing_keys(alg.as_str()).await?;
+            let states = key_states(&keys, Timestamp::now(), retention);
+            match keys.iter().zip(states).find(|(k, _)| k.kid == kid) {
+                None => bail!("no {alg} key with kid {kid}"),
+                Some((_, KeyState::Active)) => {
+                    bail!(
+                        "{kid} signs tokens now: run `authd keys rotate --in 0` first, then retire it"
+                    )
+                }
+                Some(_) => {
+                    if store.retire_signing_key(&kid).await? {
+                        eprintln!(
+                            "retired {kid}: tokens it signed are rejected within KEY_RELOAD_INTERVAL"
+                        );
+                    } else {
+                        eprintln!("{kid} was already retired");
+                    }
+                }
+            }
+        }
+    }
+    store.close().await;
     Ok(())
 }
 

@@ -49,6 +49,7 @@ pub struct Settings {
     pub database_max_connections: u32,
     pub database_timeout: Duration,
     pub revocation_poll_interval: Duration,
+    pub key_reload_interval: Duration,
 }
 
 impl Settings {
@@ -125,6 +126,7 @@ impl Settings {
             database_max_connections: parse(&get, "DATABASE_MAX_CONNECTIONS", 10, positive)?,
             database_timeout: duration(&get, "DATABASE_TIMEOUT", 5)?,
             revocation_poll_interval: duration(&get, "REVOCATION_POLL_INTERVAL", 1)?,
+            key_reload_interval: duration(&get, "KEY_RELOAD_INTERVAL", 5)?,
         };
         if settings.access_token_ttl.is_zero() {
             return Err(invalid("ACCESS_TOKEN_TTL", "must be longer than zero"));
@@ -138,6 +140,9 @@ impl Settings {
         if settings.database_timeout.is_zero() {
             return Err(invalid("DATABASE_TIMEOUT", "must be longer than zero"));
         }
+        if settings.key_reload_interval.is_zero() {
+            return Err(invalid("KEY_RELOAD_INTERVAL", "must be longer than zero"));
+        }
         if settings.revocation_poll_interval.is_zero() {
             return Err(invalid(
                 "REVOCATION_POLL_INTERVAL",
@@ -145,6 +150,14 @@ impl Settings {
             ));
         }
         Ok(settings)
+    }
+}
+
+impl Settings {
+    /// How long a token issued now can still be accepted: its lifetime plus the leeway.
+    /// Revoked sessions and superseded keys are remembered that long.
+    pub fn token_retention(&self) -> Duration {
+        self.access_token_ttl + self.jwt_leeway
     }
 }
 

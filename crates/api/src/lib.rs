@@ -5,6 +5,7 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod keyring;
 pub mod routes;
 pub mod signing;
 pub mod startup;

@@ -11,49 +11,76 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::config::Settings;
+use user_store::{Store, Timestamp};
 
-/// Builds the key set the settings describe: `JWT_SECRET` for HS256, `JWT_PRIVATE_KEY_FILE`
-/// for the others, and when those are unset a key generated into `DATA_DIR` on first start.
-pub fn load_key_set(settings: &Settings) -> anyhow::Result<KeySet> {
+use crate::config::Settings;
+use crate::keyring::key_set_at;
+
+/// Builds the key set in force. HS256: the secret from `JWT_SECRET`, or generated into
+/// `DATA_DIR` on first start. RS256/ES256/EdDSA: the keys in the database, shared by every
+/// replica; `JWT_PRIVATE_KEY_FILE` (or, when the database has no key yet, a key generated
+/// into `DATA_DIR`) is added to them when it is not there yet, and then signs.
+pub async fn load_key_set(settings: &Settings, store: &Store) -> anyhow::Result<KeySet> {
     let alg = settings.jwt_algorithm;
-    let key = match alg {
-        Algorithm::HS256 => {
-            let secret = match &settings.jwt_secret {
-                Some(secret) => secret.clone(),
-                None => load_or_create(
-                    &settings.data_dir.join("jwt_secret"),
-                    "signing secret",
-                    random_secret,
-                )?,
-            };
-            SigningKey::hs256(&secret).context("invalid JWT_SECRET")?
+    if alg == Algorithm::HS256 {
+        let secret = match &settings.jwt_secret {
+            Some(secret) => secret.clone(),
+            None => load_or_create(
+                &settings.data_dir.join("jwt_secret"),
+                "signing secret",
+                random_secret,
+            )?,
+        };
+        let key = SigningKey::hs256(&secret).context("invalid JWT_SECRET")?;
+        tracing::info!(alg = %alg, kid = key.kid(), "signing key loaded");
+        return Ok(KeySet::new(key));
+    }
+
+    let stored = store.signing_keys(alg.as_str()).await?;
+    let configured = match &settings.jwt_private_key_file {
+        Some(path) => Some(
+            fs::read_to_string(path)
+                .map(SecretString::from)
+                .with_context(|| {
+                    format!(
+                        "invalid JWT_PRIVATE_KEY_FILE: cannot read {}",
+                        path.display()
+                    )
+                })?,
+        ),
+        None if stored.iter().all(|k| k.retired_at.is_some()) => {
+            let path = settings.data_dir.join(generated_key_file(alg));
+            Some(load_or_create(
+                &path,
+                &format!("{alg} private key"),
+                || {
+                    SigningKey::generate(alg)
+                        .map(|(pem, _)| pem)
+                        .map_err(anyhow::Error::new)
+                },
+            )?)
         }
-        _ => {
-            let pem = match &settings.jwt_private_key_file {
-                Some(path) => fs::read_to_string(path)
-                    .map(SecretString::from)
-                    .with_context(|| {
-                        format!(
-                            "invalid JWT_PRIVATE_KEY_FILE: cannot read {}",
-                            path.display()
-                        )
-                    })?,
-                None => {
-                    let path = settings.data_dir.join(generated_key_file(alg));
-                    load_or_create(&path, &format!("{alg} private key"), || {
-                        SigningKey::generate(alg)
-                            .map(|(pem, _)| pem)
-                            .map_err(anyhow::Error::new)
-                    })?
-                }
-            };
-            SigningKey::from_pem(alg, pem.expose_secret().as_bytes())
-                .with_context(|| format!("invalid JWT_PRIVATE_KEY_FILE for JWT_ALGORITHM={alg}"))?
-        }
+        None => None,
     };
-    tracing::info!(alg = %alg, kid = key.kid(), "signing key loaded");
-    Ok(KeySet::new(key))
+    if let Some(pem) = configured {
+        let key = SigningKey::from_pem(alg, pem.expose_secret().as_bytes())
+            .with_context(|| format!("invalid JWT_PRIVATE_KEY_FILE for JWT_ALGORITHM={alg}"))?;
+        if !stored.iter().any(|k| k.kid == key.kid()) {
+            store
+                .add_signing_key(
+                    key.kid(),
+                    alg.as_str(),
+                    pem.expose_secret(),
+                    Timestamp::now(),
+                )
+                .await?;
+            tracing::info!(alg = %alg, kid = key.kid(), "configured signing key added to the shared key set");
+        }
+    }
+    let stored = store.signing_keys(alg.as_str()).await?;
+    let keys = key_set_at(&stored, alg, Timestamp::now(), settings.token_retention())?;
+    tracing::info!(alg = %alg, kid = keys.signing_key().kid(), verification_keys = keys.kids().len(), "signing keys loaded");
+    Ok(keys)
 }
 
 /// Where a generated private key lives in `DATA_DIR`, one file per algorithm.

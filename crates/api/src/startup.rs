@@ -9,7 +9,9 @@ use actix_web::middleware::ErrorHandlers;
 use actix_web::{App, HttpServer, web};
 use actix_web_httpauth::middleware::HttpAuthentication;
 use anyhow::Context;
-use auth_core::{RevokedSessions, TokenIssuer, Verifier, VerifierConfig};
+use std::sync::Arc;
+
+use auth_core::{Algorithm, RevokedSessions};
 use secrecy::ExposeSecret;
 use tokio::task::JoinHandle;
 use tracing_actix_web::TracingLogger;
@@ -18,6 +20,7 @@ use user_store::{PasswordHasher, Store, StoreOptions, ThrottlePolicy, spawn_revo
 use crate::auth::validate_bearer;
 use crate::config::Settings;
 use crate::error::{ApiError, render_non_json_errors};
+use crate::keyring::{KeyRing, spawn_key_reload};
 use crate::routes::{auth, health, me};
 use crate::signing::{ensure_data_dir, load_key_set};
 use crate::state::AppState;
@@ -25,7 +28,8 @@ use crate::state::AppState;
 pub struct Application {
     port: u16,
     server: Server,
-    revocation_feed: JoinHandle<()>,
+    /// The revocation feed and, for asymmetric keys, the key reload.
+    background: Vec<JoinHandle<()>>,
 }
 
 impl Application {
@@ -51,6 +55,16 @@ impl Application {
         )
         .await
         .context("loading revoked sessions")?;
+        let mut background = vec![revocation_feed];
+        if settings.jwt_algorithm != Algorithm::HS256 {
+            background.push(spawn_key_reload(
+                state.store.clone(),
+                state.keys.clone(),
+                settings.jwt_algorithm,
+                settings.token_retention(),
+                settings.key_reload_interval,
+            ));
+        }
 
         let state = web::Data::new(state);
         let body_limit = settings.request_body_limit;
@@ -71,7 +85,7 @@ impl Application {
         Ok(Self {
             port,
             server,
-            revocation_feed,
+            background,
         })
     }
 
@@ -81,7 +95,9 @@ impl Application {
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
-        self.revocation_feed.abort();
+        for task in self.background {
+            task.abort();
+        }
         result
     }
 }
@@ -89,30 +105,15 @@ impl Application {
 /// Everything the handlers share. Also used by the CLI, which needs the store and hasher.
 pub async fn build_state(settings: &Settings) -> anyhow::Result<AppState> {
     ensure_data_dir(&settings.data_dir)?;
-    let keys = load_key_set(settings)?;
     let store = open_store(settings).await?;
-    let verifier = Verifier::new(
-        keys.clone(),
-        VerifierConfig {
-            issuer: settings.jwt_issuer.clone(),
-            audience: settings.jwt_audience.clone(),
-            leeway: settings.jwt_leeway,
-        },
-    );
-    let issuer = TokenIssuer::new(
-        keys,
-        settings.jwt_issuer.clone(),
-        settings.jwt_audience.clone(),
-        settings.access_token_ttl,
-    );
+    let keys = load_key_set(settings, &store).await?;
     Ok(AppState {
         store,
         hasher: PasswordHasher::new(
             PasswordHasher::owasp_params(),
             settings.password_hash_concurrency,
         ),
-        issuer,
-        verifier,
+        keys: Arc::new(KeyRing::new(keys, settings)),
         revoked: RevokedSessions::new(),
         refresh_token_ttl: settings.refresh_token_ttl,
         refresh_reuse_grace: settings.refresh_reuse_grace,
@@ -122,7 +123,7 @@ pub async fn build_state(settings: &Settings) -> anyhow::Result<AppState> {
             max_delay: settings.login_max_delay,
             ..ThrottlePolicy::default()
         },
-        revocation_retention: settings.access_token_ttl + settings.jwt_leeway,
+        revocation_retention: settings.token_retention(),
     })
 }
 

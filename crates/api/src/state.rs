@@ -1,15 +1,19 @@
 use std::time::Duration;
 
-use auth_core::{RevokedSessions, TokenIssuer, Verifier, unix_now};
+use std::sync::Arc;
+
+use auth_core::{RevokedSessions, unix_now};
 use user_store::{PasswordHasher, Store, ThrottlePolicy};
 use uuid::Uuid;
+
+use crate::keyring::KeyRing;
 
 /// What every handler shares, passed as `web::Data<AppState>` (no globals).
 pub struct AppState {
     pub store: Store,
     pub hasher: PasswordHasher,
-    pub issuer: TokenIssuer,
-    pub verifier: Verifier,
+    /// The signing and verification keys in force (replaced as keys rotate).
+    pub keys: Arc<KeyRing>,
     pub revoked: RevokedSessions,
     pub refresh_token_ttl: Duration,
     pub refresh_reuse_grace: Duration,

@@ -329,6 +329,13 @@ impl KeySet {
         JwkSet { keys }
     }
 
+    /// The ids of every verification key, sorted.
+    pub fn kids(&self) -> Vec<&str> {
+        let mut kids: Vec<&str> = self.verification.keys().map(String::as_str).collect();
+        kids.sort_unstable();
+        kids
+    }
+
     /// The algorithms of the verification keys: the only ones a token may name.
     pub fn algorithms(&self) -> Vec<Algorithm> {
         let mut algs: Vec<Algorithm> = self.verification.values().map(|k| k.alg).collect();

@@ -258,7 +258,7 @@ fn token_response(
         username: user.username.clone(),
         roles: user.roles.0.clone(),
     };
-    let access = state.issuer.issue(&subject).map_err(|e| {
+    let access = state.keys.current().issuer.issue(&subject).map_err(|e| {
         ApiError::Internal(anyhow::Error::new(e).context("signing an access token"))
     })?;
     Ok(HttpResponse::Ok()

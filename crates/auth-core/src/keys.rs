@@ -250,7 +250,10 @@ fn ed25519_keypair(key: &ed25519_dalek::SigningKey) -> ed25519_dalek::pkcs8::Key
 
 /// The key must be of the algorithm's type and strong enough: RSA of 2048 bits or more
 /// (RFC 7518 §3.3), P-256 for ES256 (§3.4), Ed25519 for EdDSA (RFC 8037 §3.1).
-fn check_key_parameters(alg: Algorithm, params: &AlgorithmParameters) -> Result<(), KeyError> {
+pub(crate) fn check_key_parameters(
+    alg: Algorithm,
+    params: &AlgorithmParameters,
+) -> Result<(), KeyError> {
     let wrong = |reason| Err(KeyError::WrongKeyType { alg, reason });
     match (alg, params) {
         (Algorithm::RS256, AlgorithmParameters::RSA(rsa)) => {

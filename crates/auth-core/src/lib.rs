@@ -8,8 +8,10 @@
 
 mod claims;
 mod issuer;
+mod jwks;
 mod keys;
 mod refresh;
+mod remote;
 mod revoked;
 pub mod verifier;
 
@@ -17,6 +19,7 @@ pub use claims::Claims;
 pub use issuer::{IssuedAccessToken, TokenIssuer, TokenSubject};
 pub use keys::{Algorithm, KeyError, KeySet, SigningKey};
 pub use refresh::{PresentedRefreshToken, RefreshSecret};
+pub use remote::{JwksError, RemoteVerifier, RemoteVerifyError};
 pub use revoked::RevokedSessions;
 pub use verifier::{Verifier, VerifierConfig, VerifyError};
 

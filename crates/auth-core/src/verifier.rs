@@ -5,6 +5,7 @@ use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Validation, decode, decode_header};
 
 use crate::issuer::ACCESS_TOKEN_TYP;
+use crate::keys::VerificationKey;
 use crate::{Algorithm, Claims, KeySet};
 
 /// Longest token looked at; anything longer is rejected before any parsing.
@@ -89,6 +90,17 @@ impl Verifier {
     /// Verifies `token` and returns its claims. Does not consult revocation: that is the
     /// caller's (the claims' `sid` against [`crate::RevokedSessions`]).
     pub fn verify(&self, token: &str) -> Result<Claims, VerifyError> {
+        Self::verify_with(token, &self.validations, |kid| {
+            self.keys.verification_key(kid)
+        })
+    }
+
+    /// The checks of [`Self::verify`], with the keys looked up by `key_for` (`crate::jwks`).
+    pub(crate) fn verify_with<'k>(
+        token: &str,
+        validations: &HashMap<Algorithm, Validation>,
+        key_for: impl FnOnce(&str) -> Option<&'k VerificationKey>,
+    ) -> Result<Claims, VerifyError> {
         check_compact_shape(token)?;
         let header = decode_header(token).map_err(|_| VerifyError::Malformed)?;
 
@@ -106,16 +118,12 @@ impl Verifier {
             return Err(VerifyError::ForbiddenHeader);
         }
         let kid = header.kid.as_deref().ok_or(VerifyError::UnknownKey)?;
-        let key = self
-            .keys
-            .verification_key(kid)
-            .ok_or(VerifyError::UnknownKey)?;
+        let key = key_for(kid).ok_or(VerifyError::UnknownKey)?;
         // RFC 8725 §3.1: the key decides the algorithm, the token only has to agree.
         if header.alg != key.alg.to_jwt() {
             return Err(VerifyError::AlgorithmNotAllowed);
         }
-        let validation = self
-            .validations
+        let validation = validations
             .get(&key.alg)
             .ok_or(VerifyError::AlgorithmNotAllowed)?;
 
@@ -136,7 +144,7 @@ impl Verifier {
     }
 }
 
-fn validation_for(alg: Algorithm, config: &VerifierConfig) -> Validation {
+pub(crate) fn validation_for(alg: Algorithm, config: &VerifierConfig) -> Validation {
     let mut v = Validation::new(alg.to_jwt());
     v.leeway = config.leeway.as_secs();
     v.validate_exp = true;

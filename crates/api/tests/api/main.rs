@@ -11,4 +11,5 @@ mod logout;
 mod protected;
 mod refresh;
 mod register;
+mod remote_verifier;
 mod throttle;

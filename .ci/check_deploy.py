@@ -45,6 +45,7 @@ CONFIG_KEYS = [
     "REVOCATION_POLL_INTERVAL",
     "LOGIN_FREE_FAILURES",
     "LOGIN_MAX_DELAY",
+    "KEY_RELOAD_INTERVAL",
 ]
 
 # Where the HTTP contract may be: beside the clone in CI (shared/), or copied

@@ -12,4 +12,5 @@ mod protected;
 mod refresh;
 mod register;
 mod remote_verifier;
+mod rotation;
 mod throttle;

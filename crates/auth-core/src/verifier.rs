@@ -614,6 +614,67 @@ mod tests {
             assert_eq!(es.verifier.verify(&token), Err(VerifyError::UnknownKey));
         }
 
+        #[test]
+        fn header_and_claim_checks_hold_on_every_algorithm() {
+            let now = unix_now();
+            for alg in ASYMMETRIC {
+                let f = fixture(alg);
+                let keys = f.verifier.keys().clone();
+                let sign = |h: Header, claims: &Value| {
+                    encode(&h, claims, keys.signing_key().encoding()).unwrap()
+                };
+                let good = || header(alg.to_jwt(), &f.kid);
+                assert!(
+                    f.verifier.verify(&sign(good(), &good_claims())).is_ok(),
+                    "{alg} control"
+                );
+
+                let mut cases: Vec<(Header, Value, VerifyError)> = Vec::new();
+                for (claim, value, expected) in [
+                    ("iss", json!("someone"), VerifyError::WrongIssuer),
+                    ("aud", json!("other"), VerifyError::WrongAudience),
+                    ("exp", json!(now - 120), VerifyError::Expired),
+                    ("nbf", json!(now + 120), VerifyError::NotYetValid),
+                    (
+                        "exp",
+                        json!((now + 600).to_string()),
+                        VerifyError::InvalidClaims,
+                    ),
+                    ("exp", json!(1e300), VerifyError::InvalidClaims),
+                    ("exp", json!(-1), VerifyError::InvalidClaims),
+                ] {
+                    let mut claims = good_claims();
+                    claims[claim] = value;
+                    cases.push((good(), claims, expected));
+                }
+                let mut no_exp = good_claims();
+                no_exp.as_object_mut().unwrap().remove("exp");
+                cases.push((good(), no_exp, VerifyError::InvalidClaims));
+                let mut h = good();
+                h.typ = Some("JWT".into());
+                cases.push((h, good_claims(), VerifyError::WrongType));
+                let mut h = good();
+                h.crit = Some(vec!["exp".into()]);
+                cases.push((h, good_claims(), VerifyError::ForbiddenHeader));
+                let mut h = good();
+                h.jku = Some("https://evil.example/jwks.json".into());
+                cases.push((h, good_claims(), VerifyError::ForbiddenHeader));
+                let mut h = good();
+                h.x5u = Some("https://evil.example/cert.pem".into());
+                cases.push((h, good_claims(), VerifyError::ForbiddenHeader));
+                let mut h = good();
+                h.kid = Some("unknown".into());
+                cases.push((h, good_claims(), VerifyError::UnknownKey));
+                for (h, claims, expected) in cases {
+                    assert_eq!(
+                        f.verifier.verify(&sign(h, &claims)),
+                        Err(expected.clone()),
+                        "{alg}: {claims}"
+                    );
+                }
+            }
+        }
+
         fn jwt_json(segment: &str) -> Value {
             serde_json::from_slice(&URL_SAFE_NO_PAD.decode(segment).unwrap()).unwrap()
         }

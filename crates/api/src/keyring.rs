@@ -165,6 +165,16 @@ pub fn key_set_at(
     Ok(KeySet::with_verification_keys(signing, verifying))
 }
 
+/// The key set the database describes now: what start-up loads and every reload rebuilds.
+pub async fn load_stored_key_set(
+    store: &Store,
+    alg: Algorithm,
+    retention: Duration,
+) -> anyhow::Result<KeySet> {
+    let stored = store.signing_keys(alg.as_str()).await?;
+    key_set_at(&stored, alg, Timestamp::now(), retention)
+}
+
 /// Rebuilds the ring from the database every `interval` (asymmetric algorithms only).
 pub fn spawn_key_reload(
     store: Store,
@@ -178,12 +188,7 @@ pub fn spawn_key_reload(
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticker.tick().await;
-            let reloaded = store
-                .signing_keys(alg.as_str())
-                .await
-                .map_err(anyhow::Error::new)
-                .and_then(|keys| key_set_at(&keys, alg, Timestamp::now(), retention));
-            match reloaded {
+            match load_stored_key_set(&store, alg, retention).await {
                 Ok(keys) => {
                     let current = ring.current();
                     let changed = current.verifier.keys().signing_key().kid()

@@ -14,7 +14,7 @@ use secrecy::{ExposeSecret, SecretString};
 use user_store::{Store, Timestamp};
 
 use crate::config::Settings;
-use crate::keyring::key_set_at;
+use crate::keyring::load_stored_key_set;
 
 /// Builds the key set in force. HS256: the secret from `JWT_SECRET`, or generated into
 /// `DATA_DIR` on first start. RS256/ES256/EdDSA: the keys in the database, shared by every
@@ -77,8 +77,7 @@ pub async fn load_key_set(settings: &Settings, store: &Store) -> anyhow::Result<
             tracing::info!(alg = %alg, kid = key.kid(), "configured signing key added to the shared key set");
         }
     }
-    let stored = store.signing_keys(alg.as_str()).await?;
-    let keys = key_set_at(&stored, alg, Timestamp::now(), settings.token_retention())?;
+    let keys = load_stored_key_set(store, alg, settings.token_retention()).await?;
     tracing::info!(alg = %alg, kid = keys.signing_key().kid(), verification_keys = keys.kids().len(), "signing keys loaded");
     Ok(keys)
 }

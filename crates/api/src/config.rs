@@ -6,6 +6,8 @@ use std::time::Duration;
 use auth_core::Algorithm;
 use secrecy::SecretString;
 
+use crate::client_address::TrustedProxies;
+
 /// A configuration value that cannot be used; the message names the key.
 #[derive(Debug, thiserror::Error)]
 #[error("invalid {key}: {message}")]
@@ -41,11 +43,28 @@ pub struct Settings {
     pub login_free_failures: u32,
     /// The longest block after repeated failures (the delay doubles up to it).
     pub login_max_delay: Duration,
+    /// Failed logins from one client address before the address is throttled like a
+    /// username; `None`: no per-address limit.
+    pub login_ip_free_failures: Option<u32>,
+    /// Peers whose `X-Forwarded-For` is believed (load balancers, reverse proxies).
+    pub trusted_proxies: TrustedProxies,
     /// `None`: pretty on a terminal, else JSON.
     pub log_format: Option<LogFormat>,
     pub request_body_limit: usize,
     pub http_workers: usize,
     pub password_hash_concurrency: usize,
+    /// Hashes waiting for a thread beyond those running; more are refused with 503.
+    pub password_hash_queue: usize,
+    /// Argon2id memory cost in KiB and iterations (parallelism is 1).
+    pub password_hash_memory_kib: u32,
+    pub password_hash_iterations: u32,
+    /// Longest wait for the request head (header timeout) and for the body.
+    pub request_header_timeout: Duration,
+    pub request_body_timeout: Duration,
+    /// Longest time a request may take in all; past it the client gets 503.
+    pub request_timeout: Duration,
+    /// Open connections at most, over all workers.
+    pub max_connections: usize,
     pub database_max_connections: u32,
     pub database_timeout: Duration,
     pub revocation_poll_interval: Duration,
@@ -114,6 +133,15 @@ impl Settings {
             signup_enabled: parse(&get, "SIGNUP_ENABLED", true, parse_bool)?,
             login_free_failures: parse(&get, "LOGIN_FREE_FAILURES", 5, |v| v.parse::<u32>())?,
             login_max_delay: duration(&get, "LOGIN_MAX_DELAY", 15 * 60)?,
+            login_ip_free_failures: match parse(&get, "LOGIN_IP_FREE_FAILURES", 0, |v| {
+                v.parse::<u32>()
+            })? {
+                0 => None,
+                n => Some(n),
+            },
+            trusted_proxies: parse(&get, "TRUSTED_PROXIES", TrustedProxies::default(), |v| {
+                v.parse()
+            })?,
             log_format: match get("LOG_FORMAT").as_deref() {
                 None => None,
                 Some("pretty") => Some(LogFormat::Pretty),
@@ -123,6 +151,13 @@ impl Settings {
             request_body_limit: parse(&get, "REQUEST_BODY_LIMIT", 16 * 1024, positive)?,
             http_workers: parse(&get, "HTTP_WORKERS", cores, positive)?,
             password_hash_concurrency: parse(&get, "PASSWORD_HASH_CONCURRENCY", cores, positive)?,
+            password_hash_queue: parse(&get, "PASSWORD_HASH_QUEUE", 64, positive)?,
+            password_hash_memory_kib: parse(&get, "PASSWORD_HASH_MEMORY", 19_456, positive)?,
+            password_hash_iterations: parse(&get, "PASSWORD_HASH_ITERATIONS", 2, positive)?,
+            request_header_timeout: duration(&get, "REQUEST_HEADER_TIMEOUT", 5)?,
+            request_body_timeout: duration(&get, "REQUEST_BODY_TIMEOUT", 10)?,
+            request_timeout: duration(&get, "REQUEST_TIMEOUT", 30)?,
+            max_connections: parse(&get, "MAX_CONNECTIONS", 10_000, positive)?,
             database_max_connections: parse(&get, "DATABASE_MAX_CONNECTIONS", 10, positive)?,
             database_timeout: duration(&get, "DATABASE_TIMEOUT", 5)?,
             revocation_poll_interval: duration(&get, "REVOCATION_POLL_INTERVAL", 1)?,
@@ -140,6 +175,16 @@ impl Settings {
         if settings.database_timeout.is_zero() {
             return Err(invalid("DATABASE_TIMEOUT", "must be longer than zero"));
         }
+        for (key, value) in [
+            ("REQUEST_HEADER_TIMEOUT", settings.request_header_timeout),
+            ("REQUEST_BODY_TIMEOUT", settings.request_body_timeout),
+            ("REQUEST_TIMEOUT", settings.request_timeout),
+        ] {
+            if value.is_zero() {
+                return Err(invalid(key, "must be longer than zero"));
+            }
+        }
+        settings.password_hash_params()?;
         if settings.key_reload_interval.is_zero() {
             return Err(invalid("KEY_RELOAD_INTERVAL", "must be longer than zero"));
         }
@@ -154,6 +199,22 @@ impl Settings {
 }
 
 impl Settings {
+    /// The argon2id parameters for new hashes (OWASP's minimum by default).
+    pub fn password_hash_params(&self) -> Result<user_store::HashParams, ConfigError> {
+        user_store::HashParams::new(
+            self.password_hash_memory_kib,
+            self.password_hash_iterations,
+            1,
+            None,
+        )
+        .map_err(|e| {
+            invalid(
+                "PASSWORD_HASH_MEMORY",
+                &format!("with PASSWORD_HASH_ITERATIONS, not valid argon2 parameters: {e}"),
+            )
+        })
+    }
+
     /// How long a token issued now can still be accepted: its lifetime plus the leeway.
     /// Revoked sessions and superseded keys are remembered that long.
     pub fn token_retention(&self) -> Duration {
@@ -268,6 +329,11 @@ mod tests {
             ("DATABASE_URL", "mysql://x"),
             ("LOG_FORMAT", "xml"),
             ("HTTP_WORKERS", "0"),
+            ("PASSWORD_HASH_QUEUE", "0"),
+            ("PASSWORD_HASH_MEMORY", "1"),
+            ("TRUSTED_PROXIES", "10.0.0.0/33"),
+            ("REQUEST_TIMEOUT", "0"),
+            ("LOGIN_IP_FREE_FAILURES", "-1"),
         ] {
             let err = settings(&[(key, value)]).unwrap_err();
             assert_eq!(err.key, key);

@@ -50,6 +50,15 @@ pub enum ApiError {
     UnsupportedMediaType,
     #[error("the service is temporarily unavailable, retry shortly")]
     Unavailable,
+    /// Load shedding: the password hashing queue is full.
+    #[error("the server is busy, retry shortly")]
+    Busy,
+    /// The request as a whole took longer than `REQUEST_TIMEOUT`.
+    #[error("the request took too long to complete, retry shortly")]
+    TimedOut,
+    /// The client sent its body more slowly than `REQUEST_BODY_TIMEOUT` allows.
+    #[error("the request body was not received in time")]
+    BodyTimeout,
     #[error("an internal error occurred")]
     Internal(#[source] anyhow::Error),
 }
@@ -91,7 +100,8 @@ impl ApiError {
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::PayloadTooLarge => "payload_too_large",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
-            ApiError::Unavailable => "unavailable",
+            ApiError::Unavailable | ApiError::Busy | ApiError::TimedOut => "unavailable",
+            ApiError::BodyTimeout => "request_timeout",
             ApiError::Internal(_) => "server_error",
         }
     }
@@ -104,6 +114,7 @@ impl ApiError {
             StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
             StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::UnsupportedMediaType,
             StatusCode::SERVICE_UNAVAILABLE => ApiError::Unavailable,
+            StatusCode::REQUEST_TIMEOUT => ApiError::BodyTimeout,
             s if s.is_client_error() => ApiError::InvalidRequest(format!(
                 "the request was rejected: {}",
                 s.canonical_reason()
@@ -132,7 +143,10 @@ impl ResponseError for ApiError {
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable | ApiError::Busy | ApiError::TimedOut => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            ApiError::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -142,6 +156,10 @@ impl ResponseError for ApiError {
         match self {
             ApiError::Internal(cause) => tracing::error!(error = ?cause, "request failed"),
             ApiError::Unavailable => tracing::warn!("request failed: database unavailable"),
+            ApiError::Busy => tracing::warn!("request shed: the password hashing queue is full"),
+            ApiError::TimedOut => {
+                tracing::warn!("request failed: took longer than REQUEST_TIMEOUT")
+            }
             _ => {}
         }
         let mut response = HttpResponse::build(self.status_code());
@@ -155,8 +173,12 @@ impl ResponseError for ApiError {
             ApiError::WrongCurrentPassword => {
                 response.insert_header((header::WWW_AUTHENTICATE, bearer_challenge(None, "")));
             }
-            ApiError::Unavailable => {
+            ApiError::Unavailable | ApiError::Busy | ApiError::TimedOut => {
                 response.insert_header((header::RETRY_AFTER, "1"));
+            }
+            // RFC 9110 §15.5.9: the server closes the connection after a 408.
+            ApiError::BodyTimeout => {
+                response.insert_header((header::CONNECTION, "close"));
             }
             ApiError::TooManyAttempts { retry_after } => {
                 response.insert_header((header::RETRY_AFTER, retry_after.to_string()));
@@ -190,6 +212,7 @@ impl From<StoreError> for ApiError {
         match err {
             StoreError::UsernameTaken => ApiError::UsernameTaken,
             StoreError::Unavailable(_) => ApiError::Unavailable,
+            StoreError::Busy => ApiError::Busy,
             StoreError::Unexpected(e) => ApiError::Internal(e),
         }
     }

@@ -5,6 +5,7 @@ use std::net::TcpListener;
 use std::time::Duration;
 
 use actix_web::dev::Server;
+use actix_web::dev::Service;
 use actix_web::middleware::ErrorHandlers;
 use actix_web::{App, HttpServer, web};
 use actix_web_httpauth::middleware::HttpAuthentication;
@@ -15,13 +16,15 @@ use auth_core::{Algorithm, RevokedSessions};
 use secrecy::ExposeSecret;
 use tokio::task::JoinHandle;
 use tracing_actix_web::TracingLogger;
-use user_store::{PasswordHasher, Store, StoreOptions, ThrottlePolicy, spawn_revocation_feed};
+use user_store::{
+    HasherOptions, PasswordHasher, Store, StoreOptions, ThrottlePolicy, spawn_revocation_feed,
+};
 
 use crate::auth::validate_bearer;
 use crate::config::Settings;
 use crate::error::{ApiError, render_non_json_errors};
 use crate::keyring::{KeyRing, spawn_key_reload};
-use crate::routes::{auth, health, me};
+use crate::routes::{auth, health, login, me};
 use crate::signing::{ensure_data_dir, load_key_set};
 use crate::state::AppState;
 
@@ -47,7 +50,7 @@ impl Application {
             .port();
         let state = build_state(&settings).await?;
 
-        let revocation_feed = spawn_revocation_feed(
+        let mut background = spawn_revocation_feed(
             state.store.clone(),
             state.revoked.clone(),
             state.revocation_retention,
@@ -55,7 +58,6 @@ impl Application {
         )
         .await
         .context("loading revoked sessions")?;
-        let mut background = vec![revocation_feed];
         if settings.jwt_algorithm != Algorithm::HS256 {
             background.push(spawn_key_reload(
                 state.store.clone(),
@@ -68,16 +70,33 @@ impl Application {
 
         let state = web::Data::new(state);
         let body_limit = settings.request_body_limit;
+        let request_timeout = settings.request_timeout;
+        let workers = settings.http_workers;
         let server = HttpServer::new(move || {
             App::new()
+                .wrap_fn(move |req, service| {
+                    let response = service.call(req);
+                    async move {
+                        tokio::time::timeout(request_timeout, response)
+                            .await
+                            .unwrap_or_else(|_| Err(ApiError::TimedOut.into()))
+                    }
+                })
                 .wrap(ErrorHandlers::new().default_handler(render_non_json_errors))
                 .wrap(TracingLogger::default())
                 .app_data(state.clone())
                 .app_data(web::PayloadConfig::new(body_limit))
                 .configure(routes)
         })
-        .workers(settings.http_workers)
-        .client_request_timeout(Duration::from_secs(10))
+        .workers(workers)
+        // Slow clients: the request head must arrive within REQUEST_HEADER_TIMEOUT (else
+        // 408 and the connection is closed), idle keep-alive connections are closed after
+        // as long, and at most MAX_CONNECTIONS are open at once (actix counts per worker;
+        // beyond it new connections wait in the listen backlog).
+        .client_request_timeout(settings.request_header_timeout)
+        .keep_alive(settings.request_header_timeout)
+        .client_disconnect_timeout(Duration::from_secs(1))
+        .max_connections(settings.max_connections.div_ceil(workers).max(1))
         .listen(listener)
         .context("starting the HTTP server")?
         .run();
@@ -109,10 +128,11 @@ pub async fn build_state(settings: &Settings) -> anyhow::Result<AppState> {
     let keys = load_key_set(settings, &store).await?;
     Ok(AppState {
         store,
-        hasher: PasswordHasher::new(
-            PasswordHasher::owasp_params(),
-            settings.password_hash_concurrency,
-        ),
+        hasher: PasswordHasher::new(HasherOptions {
+            params: settings.password_hash_params()?,
+            threads: settings.password_hash_concurrency,
+            queue: settings.password_hash_queue,
+        }),
         keys: Arc::new(KeyRing::new(keys, settings)),
         revoked: RevokedSessions::new(),
         refresh_token_ttl: settings.refresh_token_ttl,
@@ -123,6 +143,15 @@ pub async fn build_state(settings: &Settings) -> anyhow::Result<AppState> {
             max_delay: settings.login_max_delay,
             ..ThrottlePolicy::default()
         },
+        address_throttle: settings
+            .login_ip_free_failures
+            .map(|free_failures| ThrottlePolicy {
+                free_failures,
+                max_delay: settings.login_max_delay,
+                ..ThrottlePolicy::default()
+            }),
+        trusted_proxies: settings.trusted_proxies.clone(),
+        request_body_timeout: settings.request_body_timeout,
         revocation_retention: settings.token_retention(),
     })
 }
@@ -145,7 +174,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/auth")
             .service(web::resource("/register").route(web::post().to(auth::register)))
-            .service(web::resource("/login").route(web::post().to(auth::login)))
+            .service(web::resource("/login").route(web::post().to(login::login)))
             .service(web::resource("/refresh").route(web::post().to(auth::refresh)))
             .service(
                 web::resource("/logout")

@@ -6,6 +6,7 @@ use auth_core::{RevokedSessions, unix_now};
 use user_store::{PasswordHasher, Store, ThrottlePolicy};
 use uuid::Uuid;
 
+use crate::client_address::TrustedProxies;
 use crate::keyring::KeyRing;
 
 /// What every handler shares, passed as `web::Data<AppState>` (no globals).
@@ -18,7 +19,14 @@ pub struct AppState {
     pub refresh_token_ttl: Duration,
     pub refresh_reuse_grace: Duration,
     pub signup_enabled: bool,
+    /// Failed logins per username.
     pub login_throttle: ThrottlePolicy,
+    /// Failed logins per client address, when that limit is on.
+    pub address_throttle: Option<ThrottlePolicy>,
+    /// Whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: TrustedProxies,
+    /// Longest wait for a request body.
+    pub request_body_timeout: Duration,
     /// How long a revoked session must stay in the revoked set: the longest an access
     /// token lives, plus the verification leeway.
     pub revocation_retention: Duration,

@@ -6,6 +6,10 @@ pub enum StoreError {
     /// The database did not answer in time or could not be reached: retry later (503).
     #[error("the database is unavailable")]
     Unavailable(#[source] sqlx::Error),
+    /// Too much password hashing is queued already: retry later (503). Refusing at once
+    /// keeps memory and waiting bounded under a flood of logins.
+    #[error("the password hashing queue is full")]
+    Busy,
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }

@@ -11,18 +11,22 @@ mod revocation_feed;
 mod sessions;
 mod signing_keys;
 mod store;
+mod strength;
 mod throttle;
 mod timestamp;
 mod username;
 mod users;
 
+/// Argon2id cost parameters (memory in KiB, iterations, parallelism).
+pub use argon2::Params as HashParams;
 pub use error::StoreError;
-pub use password::{PasswordError, PasswordHasher, check_password_strength};
+pub use password::{HasherOptions, PasswordHasher};
 pub use revocation_feed::spawn_revocation_feed;
 pub use sessions::{NewSession, RevocationReason, Rotation};
 pub use signing_keys::StoredKey;
 pub use store::{Store, StoreOptions};
-pub use throttle::ThrottlePolicy;
+pub use strength::{PasswordError, check_password_strength};
+pub use throttle::{ThrottleKey, ThrottlePolicy};
 pub use timestamp::Timestamp;
 pub use username::{Username, UsernameError};
 pub use users::User;

@@ -1,67 +1,49 @@
-use std::sync::Arc;
+//! Argon2id password hashing on a fixed set of threads behind a bounded queue.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
 use argon2::password_hash::phc::PasswordHash;
 use argon2::{Algorithm, Argon2, Params, PasswordHasher as _, PasswordVerifier as _, Version};
 use secrecy::{ExposeSecret, SecretString};
-use tokio::sync::Semaphore;
-use zxcvbn::{Score, zxcvbn};
 
 use crate::StoreError;
 
-/// Why a new password was refused; the text is shown to the client (`weak_password`).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum PasswordError {
-    #[error("a password must be at least {min} characters long")]
-    TooShort { min: usize },
-    #[error("a password must be at most {max} characters long")]
-    TooLong { max: usize },
-    #[error("this password is too easy to guess: {0}")]
-    Weak(String),
+/// How the hasher is sized: `threads` hashes run at once (each holds `m_cost` KiB, 19 MiB
+/// by default) and at most `queue` more wait for a thread. Past that, work is refused with
+/// [`StoreError::Busy`] at once, so a flood of logins costs bounded memory and bounded
+/// waiting instead of an ever-growing backlog.
+#[derive(Debug, Clone)]
+pub struct HasherOptions {
+    pub params: Params,
+    pub threads: usize,
+    pub queue: usize,
 }
 
-pub const MIN_PASSWORD_CHARS: usize = 8;
-pub const MAX_PASSWORD_CHARS: usize = 128;
-
-/// Checks a new password: 8 to 128 characters, and rated at least "safely unguessable"
-/// (zxcvbn score 3, about 10^10 guesses) taking the username into account.
-pub fn check_password_strength(password: &str, username: &str) -> Result<(), PasswordError> {
-    let chars = password.chars().count();
-    if chars < MIN_PASSWORD_CHARS {
-        return Err(PasswordError::TooShort {
-            min: MIN_PASSWORD_CHARS,
-        });
-    }
-    if chars > MAX_PASSWORD_CHARS {
-        return Err(PasswordError::TooLong {
-            max: MAX_PASSWORD_CHARS,
-        });
-    }
-    let estimate = zxcvbn(password, &[username]);
-    if estimate.score() >= Score::Three {
-        return Ok(());
-    }
-    let reason = estimate
-        .feedback()
-        .and_then(|f| f.warning().map(|w| w.to_string()))
-        .filter(|w| !w.is_empty())
-        .unwrap_or_else(|| "add more words or characters that are less common".to_owned());
-    Err(PasswordError::Weak(
-        reason.trim_end_matches('.').to_lowercase(),
-    ))
-}
-
-/// Argon2id hashing off the async workers, with a bound on how many run at once
-/// (each holds `m_cost` KiB, 19 MiB by default).
+/// Argon2id hashing off the async workers, on `threads` dedicated threads fed by a bounded
+/// queue (see [`HasherOptions`]).
 ///
 /// Unknown users are "verified" against a dummy hash with the same parameters, so a login
 /// for a name that does not exist costs the same time as a wrong password.
+///
+/// Cheap to clone: clones share the threads, which stop when the last clone is dropped.
 #[derive(Clone)]
 pub struct PasswordHasher {
-    argon: Argon2<'static>,
-    permits: Arc<Semaphore>,
-    dummy_hash: Arc<str>,
+    inner: Arc<Inner>,
 }
+
+struct Inner {
+    argon: Argon2<'static>,
+    jobs: SyncSender<Job>,
+    /// Jobs accepted but not yet started.
+    waiting: Arc<AtomicUsize>,
+    dummy_hash: String,
+}
+
+type Job = Box<dyn FnOnce() + Send>;
 
 impl PasswordHasher {
     /// OWASP's minimum for Argon2id: m = 19456 KiB, t = 2, p = 1.
@@ -69,7 +51,8 @@ impl PasswordHasher {
         Params::new(19_456, 2, 1, None).expect("valid argon2 parameters")
     }
 
-    pub fn new(params: Params, max_concurrent: usize) -> Self {
+    pub fn new(options: HasherOptions) -> Self {
+        let params = options.params;
         // Any salt and output will do: only the cost of computing the hash matters.
         let dummy_hash = format!(
             "$argon2id$v=19$m={},t={},p={}$ZHVtbXlzYWx0ZHVtbXlzYWx0$ZHVtbXloYXNoZHVtbXloYXNoZHVtbXloYXNoZHVtbXk",
@@ -77,17 +60,33 @@ impl PasswordHasher {
             params.t_cost(),
             params.p_cost()
         );
+        let (jobs, receiver) = std::sync::mpsc::sync_channel::<Job>(options.queue.max(1));
+        let receiver = Arc::new(Mutex::new(receiver));
+        for i in 0..options.threads.max(1) {
+            let receiver = receiver.clone();
+            // A thread that cannot be spawned leaves fewer workers; the queue still bounds
+            // the backlog, and with none at all every job fails rather than hangs.
+            let spawned = std::thread::Builder::new()
+                .name(format!("argon2-{i}"))
+                .spawn(move || run_jobs(&receiver));
+            if let Err(e) = spawned {
+                tracing::error!(error = %e, "cannot start a password hashing thread");
+            }
+        }
         Self {
-            argon: Argon2::new(Algorithm::Argon2id, Version::V0x13, params),
-            permits: Arc::new(Semaphore::new(max_concurrent.max(1))),
-            dummy_hash: dummy_hash.into(),
+            inner: Arc::new(Inner {
+                argon: Argon2::new(Algorithm::Argon2id, Version::V0x13, params),
+                jobs,
+                waiting: Arc::new(AtomicUsize::new(0)),
+                dummy_hash,
+            }),
         }
     }
 
-    /// Hashes a password into a PHC string.
+    /// Hashes a password into a PHC string with the configured parameters.
     pub async fn hash(&self, password: SecretString) -> Result<String, StoreError> {
-        let argon = self.argon.clone();
-        self.run_blocking(move || {
+        let argon = self.inner.argon.clone();
+        self.run(move || {
             argon
                 .hash_password(password.expose_secret().as_bytes())
                 .map(|h| h.to_string())
@@ -103,13 +102,15 @@ impl PasswordHasher {
         password: SecretString,
         stored: Option<String>,
     ) -> Result<bool, StoreError> {
-        let argon = self.argon.clone();
+        let argon = self.inner.argon.clone();
         let exists = stored.is_some();
-        let hash = stored.unwrap_or_else(|| self.dummy_hash.to_string());
+        let hash = stored.unwrap_or_else(|| self.inner.dummy_hash.clone());
         let matched = self
-            .run_blocking(move || {
+            .run(move || {
                 let parsed = PasswordHash::new(&hash)
                     .map_err(|e| anyhow::anyhow!("stored hash is not a PHC string: {e}"))?;
+                // The stored string's own algorithm and parameters are used, so hashes made
+                // with older settings still verify (and are then rehashed by the caller).
                 Ok(argon
                     .verify_password(password.expose_secret().as_bytes(), &parsed)
                     .is_ok())
@@ -118,34 +119,94 @@ impl PasswordHasher {
         Ok(exists && matched)
     }
 
-    async fn run_blocking<T: Send + 'static>(
+    /// Whether a stored hash was made with other settings than the configured ones (another
+    /// algorithm or version, or other costs), so it should be replaced at the next
+    /// successful login.
+    pub fn needs_rehash(&self, stored: &str) -> bool {
+        let Ok(parsed) = PasswordHash::new(stored) else {
+            return true;
+        };
+        let wanted = self.inner.argon.params();
+        let same_params = Params::try_from(&parsed).is_ok_and(|p| {
+            (p.m_cost(), p.t_cost(), p.p_cost())
+                == (wanted.m_cost(), wanted.t_cost(), wanted.p_cost())
+        });
+        parsed.algorithm.as_str() != "argon2id"
+            || parsed.version != Some(Version::V0x13.into())
+            || !same_params
+    }
+
+    /// Jobs accepted and waiting for a thread (not counting those running).
+    pub fn waiting(&self) -> usize {
+        self.inner.waiting.load(Ordering::Relaxed)
+    }
+
+    /// Queues `work` for a hashing thread, or refuses it at once when the queue is full.
+    async fn run<T: Send + 'static>(
         &self,
         work: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
     ) -> Result<T, StoreError> {
-        let _permit = self
-            .permits
-            .acquire()
+        let (done, result) = tokio::sync::oneshot::channel();
+        let waiting = self.inner.waiting.clone();
+        let job: Job = Box::new(move || {
+            waiting.fetch_sub(1, Ordering::Relaxed);
+            // The requester may have gone (client disconnected): nothing to tell then.
+            let _ = done.send(work());
+        });
+        self.inner.waiting.fetch_add(1, Ordering::Relaxed);
+        if let Err(refused) = self.inner.jobs.try_send(job) {
+            self.inner.waiting.fetch_sub(1, Ordering::Relaxed);
+            return Err(match refused {
+                TrySendError::Full(_) => StoreError::Busy,
+                TrySendError::Disconnected(_) => {
+                    anyhow::anyhow!("no password hashing thread is running").into()
+                }
+            });
+        }
+        let result = result
             .await
-            .context("password hasher closed")?;
-        let result = tokio::task::spawn_blocking(work)
-            .await
-            .context("password hashing task failed")??;
+            .context("the password hashing job was lost")??;
         Ok(result)
+    }
+}
+
+/// A hashing thread: takes jobs until every sender is gone. A job that panics loses only
+/// itself (its requester sees the job lost), not the thread.
+fn run_jobs(receiver: &Mutex<Receiver<Job>>) {
+    loop {
+        let job = {
+            let receiver = receiver.lock().unwrap_or_else(|p| p.into_inner());
+            match receiver.recv() {
+                Ok(job) => job,
+                Err(_) => return,
+            }
+        };
+        let _ = std::panic::catch_unwind(AssertUnwindSafe(job));
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
-    fn hasher() -> PasswordHasher {
-        // Cheap parameters: these tests are about behaviour, not cost.
-        PasswordHasher::new(Params::new(1024, 1, 1, None).unwrap(), 2)
+    /// Cheap parameters: these tests are about behaviour, not cost.
+    fn cheap() -> Params {
+        Params::new(1024, 1, 1, None).unwrap()
+    }
+
+    fn hasher(threads: usize, queue: usize) -> PasswordHasher {
+        PasswordHasher::new(HasherOptions {
+            params: cheap(),
+            threads,
+            queue,
+        })
     }
 
     #[tokio::test]
     async fn a_hash_verifies_its_password_only() {
-        let h = hasher();
+        let h = hasher(2, 4);
         let hash = h
             .hash(SecretString::from("correct horse battery"))
             .await
@@ -169,7 +230,7 @@ mod tests {
     #[tokio::test]
     async fn an_unknown_user_never_verifies() {
         assert!(
-            !hasher()
+            !hasher(1, 1)
                 .verify(SecretString::from("anything"), None)
                 .await
                 .unwrap()
@@ -182,33 +243,82 @@ mod tests {
         assert_eq!((p.m_cost(), p.t_cost(), p.p_cost()), (19_456, 2, 1));
     }
 
-    #[test]
-    fn weak_and_common_passwords_are_refused_with_a_reason() {
-        assert_eq!(
-            check_password_strength("short", "bob"),
-            Err(PasswordError::TooShort { min: 8 })
+    #[tokio::test]
+    async fn hashes_made_with_other_settings_need_a_rehash() {
+        let old = hasher(1, 1)
+            .hash(SecretString::from("correct horse battery"))
+            .await
+            .unwrap();
+        let current = PasswordHasher::new(HasherOptions {
+            params: Params::new(2048, 1, 1, None).unwrap(),
+            threads: 1,
+            queue: 1,
+        });
+        assert!(current.needs_rehash(&old));
+        // Verification uses the stored parameters, so the old hash still verifies.
+        assert!(
+            current
+                .verify(SecretString::from("correct horse battery"), Some(old))
+                .await
+                .unwrap()
         );
-        assert!(matches!(
-            check_password_strength("password123", "bob"),
-            Err(PasswordError::Weak(_))
-        ));
-        assert!(matches!(
-            check_password_strength("aaaaaaaaaaaa", "bob"),
-            Err(PasswordError::Weak(_))
-        ));
-        assert!(matches!(
-            check_password_strength("qwertyuiop", "bob"),
-            Err(PasswordError::Weak(_))
-        ));
-        assert!(matches!(
-            check_password_strength("alice1234", "alice"),
-            Err(PasswordError::Weak(_))
-        ));
-        assert_eq!(
-            check_password_strength(&"x".repeat(129), "bob"),
-            Err(PasswordError::TooLong { max: 128 })
+        let fresh = current
+            .hash(SecretString::from("correct horse battery"))
+            .await
+            .unwrap();
+        assert!(!current.needs_rehash(&fresh));
+        assert!(
+            current.needs_rehash("$argon2i$v=19$m=2048,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA")
         );
-        assert!(check_password_strength("correct horse battery staple", "bob").is_ok());
-        assert!(check_password_strength("Ünïcødé-pässwørd-42", "bob").is_ok());
+        assert!(current.needs_rehash("not a PHC string"));
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_refuses_work_at_once_and_recovers() {
+        // One thread, one queue slot: block the thread, fill the slot, and the next job is
+        // refused without waiting.
+        let h = hasher(1, 1);
+        let (release, blocked) = std::sync::mpsc::channel::<()>();
+        let (started, running_now) = tokio::sync::oneshot::channel::<()>();
+        let running = tokio::spawn({
+            let h = h.clone();
+            async move {
+                h.run(move || {
+                    let _ = started.send(());
+                    blocked.recv().ok();
+                    Ok(())
+                })
+                .await
+            }
+        });
+        // The thread has taken the blocking job: the queue is empty again.
+        running_now.await.unwrap();
+        let queued = tokio::spawn({
+            let h = h.clone();
+            async move { h.hash(SecretString::from("queued password")).await }
+        });
+        for _ in 0..1000 {
+            if h.waiting() == 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert_eq!(h.waiting(), 1);
+        let refused = h.hash(SecretString::from("one too many")).await;
+        assert!(matches!(refused, Err(StoreError::Busy)), "{refused:?}");
+
+        release.send(()).unwrap();
+        running.await.unwrap().unwrap();
+        queued.await.unwrap().unwrap();
+        assert_eq!(h.waiting(), 0);
+        h.hash(SecretString::from("after the flood")).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_panicking_job_loses_only_itself() {
+        let h = hasher(1, 1);
+        let lost = h.run::<()>(|| panic!("boom")).await;
+        assert!(matches!(lost, Err(StoreError::Unexpected(_))));
+        h.hash(SecretString::from("still working")).await.unwrap();
     }
 }

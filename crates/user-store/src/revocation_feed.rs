@@ -1,7 +1,10 @@
 use std::time::Duration;
 
 use auth_core::RevokedSessions;
+use sqlx::PgPool;
+use sqlx::postgres::PgListener;
 use tokio::task::JoinHandle;
+use uuid::Uuid;
 
 use crate::{Store, StoreError, Timestamp};
 
@@ -9,22 +12,37 @@ use crate::{Store, StoreError, Timestamp};
 /// timestamp they wrote, and modest clock differences between replicas.
 const OVERLAP: Duration = Duration::from_secs(10);
 
+/// The PostgreSQL channel on which every revocation is announced (migration 0005's trigger).
+const CHANNEL: &str = "authd_revocations";
+
 /// Keeps `revoked` current from the database: loads the revocations that still matter
 /// (those younger than `retention`, the longest an access token lives plus leeway), then
-/// polls for new ones every `interval`. Every replica runs one, so a logout on any replica
-/// is enforced by all of them within about `interval`.
+/// polls for new ones every `interval`. On PostgreSQL it also listens for each revocation
+/// as it commits (`LISTEN authd_revocations`), so other replicas learn of a logout within
+/// milliseconds; the poll remains the catch-up for notifications lost while the listening
+/// connection was down, and the only feed on SQLite. Every replica runs one, so a logout on
+/// any replica is enforced by all of them within about `interval` at worst.
 ///
 /// The initial load happens before this returns, so a restarted replica never accepts a
-/// token of a session revoked before the restart.
+/// token of a session revoked before the restart. The returned tasks run until aborted.
 pub async fn spawn_revocation_feed(
     store: Store,
     revoked: RevokedSessions,
     retention: Duration,
     interval: Duration,
-) -> Result<JoinHandle<()>, StoreError> {
+) -> Result<Vec<JoinHandle<()>>, StoreError> {
     let mut since = Timestamp::now().minus(retention);
     since = catch_up(&store, &revoked, retention, since).await?;
-    Ok(tokio::spawn(async move {
+    let mut tasks = Vec::with_capacity(2);
+    if let Store::Postgres(pool) = &store {
+        tasks.push(tokio::spawn(listen(
+            pool.clone(),
+            revoked.clone(),
+            retention,
+            interval,
+        )));
+    }
+    tasks.push(tokio::spawn(async move {
         let mut ticker = tokio::time::interval(interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -35,7 +53,48 @@ pub async fn spawn_revocation_feed(
             }
             revoked.purge_expired();
         }
-    }))
+    }));
+    Ok(tasks)
+}
+
+/// Adds each session announced on [`CHANNEL`] to the set. Connection trouble is retried
+/// every `retry` (the poll covers what is missed meanwhile).
+async fn listen(pool: PgPool, revoked: RevokedSessions, retention: Duration, retry: Duration) {
+    loop {
+        let mut listener = match PgListener::connect_with(&pool).await {
+            Ok(listener) => listener,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for revocations; will retry");
+                tokio::time::sleep(retry).await;
+                continue;
+            }
+        };
+        if let Err(e) = listener.listen(CHANNEL).await {
+            tracing::warn!(error = %e, "cannot listen for revocations; will retry");
+            tokio::time::sleep(retry).await;
+            continue;
+        }
+        tracing::debug!("listening for revocations");
+        loop {
+            match listener.try_recv().await {
+                Ok(Some(notification)) => match notification.payload().parse::<Uuid>() {
+                    Ok(session_id) => {
+                        let forget_after = Timestamp::now().plus(retention).unix_seconds();
+                        revoked.insert(session_id, forget_after);
+                    }
+                    Err(_) => tracing::warn!("ignoring a malformed revocation notification"),
+                },
+                // The connection dropped and was re-established: what was announced
+                // meanwhile is lost, and the next poll reads it.
+                Ok(None) => tracing::warn!("revocation listener reconnected"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "revocation listener lost its connection; will retry");
+                    tokio::time::sleep(retry).await;
+                    break;
+                }
+            }
+        }
+    }
 }
 
 /// Reads revocations after `since` into the set; returns where the next poll starts.

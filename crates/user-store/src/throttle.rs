@@ -1,3 +1,5 @@
+use std::borrow::Cow;
+use std::net::{IpAddr, Ipv6Addr};
 use std::time::Duration;
 
 use crate::error::DbResultExt;
@@ -37,16 +39,100 @@ impl ThrottlePolicy {
     }
 }
 
+/// What failed logins are counted against: a normalised username (known or not), or a
+/// client address for the optional per-address limit. Each has a table of its own.
+#[derive(Debug, Clone, Copy)]
+pub enum ThrottleKey<'a> {
+    Username(&'a Username),
+    Address(IpAddr),
+}
+
+impl ThrottleKey<'_> {
+    fn sql(&self) -> &'static ThrottleSql {
+        match self {
+            ThrottleKey::Username(_) => &BY_USERNAME,
+            ThrottleKey::Address(_) => &BY_ADDRESS,
+        }
+    }
+
+    /// The stored key: the case-folded username, or the address (IPv6 by its /64 prefix,
+    /// which one subscriber usually holds whole; IPv4-mapped IPv6 as plain IPv4).
+    fn value(&self) -> Cow<'_, str> {
+        match self {
+            ThrottleKey::Username(name) => Cow::Borrowed(name.key()),
+            ThrottleKey::Address(ip) => Cow::Owned(match ip.to_canonical() {
+                IpAddr::V4(v4) => v4.to_string(),
+                IpAddr::V6(v6) => {
+                    let prefix = u128::from(v6) & !((1u128 << 64) - 1);
+                    format!("{}/64", Ipv6Addr::from(prefix))
+                }
+            }),
+        }
+    }
+}
+
+/// The statements of one throttle table.
+struct ThrottleSql {
+    blocked: &'static str,
+    count: &'static str,
+    block: &'static str,
+    clear: &'static str,
+}
+
+macro_rules! throttle_sql {
+    ($table:literal, $key:literal) => {
+        ThrottleSql {
+            blocked: concat!(
+                "SELECT blocked_until FROM ",
+                $table,
+                " WHERE ",
+                $key,
+                " = $1 AND blocked_until > $2"
+            ),
+            // One atomic upsert, so concurrent failures on several replicas all count;
+            // failures older than the window start the count again.
+            count: concat!(
+                "INSERT INTO ",
+                $table,
+                " (",
+                $key,
+                ", failures, last_failure_at) VALUES ($1, 1, $2) \
+                 ON CONFLICT (",
+                $key,
+                ") DO UPDATE SET \
+                     failures = CASE WHEN ",
+                $table,
+                ".last_failure_at < $3 THEN 1 ELSE ",
+                $table,
+                ".failures + 1 END, \
+                     last_failure_at = $2 \
+                 RETURNING failures"
+            ),
+            block: concat!(
+                "UPDATE ",
+                $table,
+                " SET blocked_until = $1 \
+                 WHERE ",
+                $key,
+                " = $2 AND (blocked_until IS NULL OR blocked_until < $1)"
+            ),
+            clear: concat!("DELETE FROM ", $table, " WHERE ", $key, " = $1"),
+        }
+    };
+}
+
+static BY_USERNAME: ThrottleSql = throttle_sql!("login_failures", "username_key");
+static BY_ADDRESS: ThrottleSql = throttle_sql!("address_login_failures", "address");
+
 impl Store {
-    /// Until when logins for this name are refused, if they are now.
+    /// Until when logins for this key are refused, if they are now.
     #[tracing::instrument(skip_all)]
     pub async fn login_blocked_until(
         &self,
-        username: &Username,
+        key: ThrottleKey<'_>,
     ) -> Result<Option<Timestamp>, StoreError> {
-        const SQL: &str = "SELECT blocked_until FROM login_failures WHERE username_key = $1 AND blocked_until > $2";
-        let blocked = on_pool!(self, pool => sqlx::query_scalar::<_, Option<Timestamp>>(SQL)
-            .bind(username.key())
+        let blocked = on_pool!(self, pool => sqlx::query_scalar::<_, Option<Timestamp>>(key.sql().blocked)
+            .bind(key.value())
             .bind(Timestamp::now())
             .fetch_optional(pool)
             .await
@@ -54,24 +140,17 @@ impl Store {
         Ok(blocked.flatten())
     }
 
-    /// Counts a failed login for this name (one atomic upsert, so concurrent failures on
-    /// several replicas all count) and returns the block it earned, if any.
+    /// Counts a failed login against `key` and returns the block it earned, if any.
     #[tracing::instrument(skip_all)]
     pub async fn record_login_failure(
         &self,
-        username: &Username,
+        key: ThrottleKey<'_>,
         policy: &ThrottlePolicy,
     ) -> Result<Option<Timestamp>, StoreError> {
-        const COUNT: &str = "INSERT INTO login_failures (username_key, failures, last_failure_at) VALUES ($1, 1, $2) \
-             ON CONFLICT (username_key) DO UPDATE SET \
-                 failures = CASE WHEN login_failures.last_failure_at < $3 THEN 1 ELSE login_failures.failures + 1 END, \
-                 last_failure_at = $2 \
-             RETURNING failures";
-        const BLOCK: &str = "UPDATE login_failures SET blocked_until = $1 \
-             WHERE username_key = $2 AND (blocked_until IS NULL OR blocked_until < $1)";
         let now = Timestamp::now();
-        let failures = on_pool!(self, pool => sqlx::query_scalar::<_, i32>(COUNT)
-            .bind(username.key())
+        let value = key.value();
+        let failures = on_pool!(self, pool => sqlx::query_scalar::<_, i32>(key.sql().count)
+            .bind(&value)
             .bind(now)
             .bind(now.minus(policy.window))
             .fetch_one(pool)
@@ -82,9 +161,9 @@ impl Store {
             return Ok(None);
         }
         let until = now.plus(delay);
-        on_pool!(self, pool => sqlx::query(BLOCK)
+        on_pool!(self, pool => sqlx::query(key.sql().block)
             .bind(until)
-            .bind(username.key())
+            .bind(&value)
             .execute(pool)
             .await
             .db("block login")
@@ -92,11 +171,11 @@ impl Store {
         Ok(Some(until))
     }
 
-    /// Forgets the failures of a name after a successful login.
+    /// Forgets the failures counted against `key` (a username, after its successful login).
     #[tracing::instrument(skip_all)]
-    pub async fn clear_login_failures(&self, username: &Username) -> Result<(), StoreError> {
-        on_pool!(self, pool => sqlx::query("DELETE FROM login_failures WHERE username_key = $1")
-            .bind(username.key())
+    pub async fn clear_login_failures(&self, key: ThrottleKey<'_>) -> Result<(), StoreError> {
+        on_pool!(self, pool => sqlx::query(key.sql().clear)
+            .bind(key.value())
             .execute(pool)
             .await
             .db("clear login failures")
@@ -117,5 +196,18 @@ mod tests {
             [0, 0, 0, 0, 0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 900]
         );
         assert_eq!(policy.delay_after(u32::MAX), policy.max_delay);
+    }
+
+    #[test]
+    fn addresses_are_keyed_by_ipv4_or_ipv6_slash_64() {
+        let key = |s: &str| {
+            ThrottleKey::Address(s.parse().unwrap())
+                .value()
+                .into_owned()
+        };
+        assert_eq!(key("203.0.113.7"), "203.0.113.7");
+        assert_eq!(key("::ffff:203.0.113.7"), "203.0.113.7");
+        assert_eq!(key("2001:db8:1:2:3:4:5:6"), "2001:db8:1:2::/64");
+        assert_eq!(key("2001:db8:1:2::9"), key("2001:db8:1:2:ffff::1"));
     }
 }

@@ -118,20 +118,25 @@ impl Store {
             .db("find user"))
     }
 
-    /// Replaces a user's password hash without touching sessions (a rehash on login).
+    /// Replaces a user's password hash with a fresh one of the same password (a rehash on
+    /// login), only if it is still `old_hash`: a password changed meanwhile wins. Sessions
+    /// are not touched. Returns whether the hash was replaced.
     #[tracing::instrument(skip_all, fields(user_id = %id))]
-    pub async fn update_password_hash(
+    pub async fn replace_password_hash(
         &self,
         id: Uuid,
-        password_hash: &str,
-    ) -> Result<(), StoreError> {
-        on_pool!(self, pool => sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
-            .bind(password_hash)
+        old_hash: &str,
+        new_hash: &str,
+    ) -> Result<bool, StoreError> {
+        const SQL: &str = "UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3 AND password_hash = $4";
+        on_pool!(self, pool => sqlx::query(SQL)
+            .bind(new_hash)
             .bind(Timestamp::now())
             .bind(id)
+            .bind(old_hash)
             .execute(pool)
             .await
-            .db("update password hash")
-            .map(|_| ()))
+            .db("replace password hash")
+            .map(|r| r.rows_affected() == 1))
     }
 }

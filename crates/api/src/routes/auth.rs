@@ -1,23 +1,21 @@
-//! `/auth`: register, login, refresh, logout.
+//! `/auth`: register, refresh, logout, and the token response they share with login.
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use auth_core::{Claims, PresentedRefreshToken, RefreshSecret, TokenSubject};
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
-use user_store::{RevocationReason, Rotation, Timestamp, User, Username, check_password_strength};
+use user_store::{RevocationReason, Rotation, User, Username, check_password_strength};
 use uuid::Uuid;
 
 use crate::error::ApiError;
-use crate::routes::{JsonBody, is_blank, parse_json_object};
+use crate::routes::{Body, JsonBody, is_blank, parse_json_object};
 use crate::state::AppState;
 
 #[derive(Deserialize)]
 pub struct Credentials {
-    username: String,
-    password: SecretString,
+    pub username: String,
+    pub password: SecretString,
 }
 
 /// The token response (RFC 6749 §5.1), never cached.
@@ -58,101 +56,6 @@ pub async fn create_user(
     let user = state.store.create_user(&username, &hash, roles).await?;
     tracing::info!(user_id = %user.id, "user registered");
     Ok(user)
-}
-
-#[tracing::instrument(skip_all)]
-pub async fn login(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    body: web::Bytes,
-) -> Result<HttpResponse, ApiError> {
-    let Credentials { username, password } = login_credentials(&req, &body)?;
-    // A name that cannot exist is treated like an unknown user, dummy hash included; it
-    // needs no throttle, since no password can be right for it.
-    let name = Username::parse(&username).ok();
-    if let Some(name) = &name
-        && let Some(until) = state.store.login_blocked_until(name).await?
-    {
-        return Err(too_many_attempts(until));
-    }
-    let found = match &name {
-        Some(name) => state.store.find_credentials(name).await?,
-        None => None,
-    };
-    let (user, hash) = match found {
-        Some(c) => (Some(c.user), Some(c.password_hash)),
-        None => (None, None),
-    };
-    let verified = state.hasher.verify(password, hash).await?;
-    let user = match (user, &name) {
-        (Some(user), Some(name)) if verified => {
-            state.store.clear_login_failures(name).await?;
-            user
-        }
-        (_, name) => {
-            if let Some(name) = name
-                && let Some(until) = state
-                    .store
-                    .record_login_failure(name, &state.login_throttle)
-                    .await?
-            {
-                tracing::warn!(
-                    blocked_for_secs = until.since(Timestamp::now()).as_secs(),
-                    "login failed; username throttled"
-                );
-            } else {
-                tracing::info!("login failed");
-            }
-            return Err(ApiError::InvalidCredentials);
-        }
-    };
-    if user.disabled {
-        return Err(ApiError::AccountDisabled);
-    }
-    let (refresh_token, refresh) = new_refresh_secret()?;
-    let session = state
-        .store
-        .create_session(user.id, &refresh, state.refresh_token_ttl)
-        .await?;
-    tracing::info!(user_id = %user.id, session_id = %session.session_id, "login succeeded");
-    token_response(&state, &user, session.session_id, refresh_token)
-}
-
-/// 429 with `Retry-After` in whole seconds, rounded up (RFC 9110 §10.2.3).
-fn too_many_attempts(until: Timestamp) -> ApiError {
-    let left = until.since(Timestamp::now());
-    let retry_after = left.as_secs() + u64::from(left.subsec_nanos() > 0);
-    ApiError::TooManyAttempts {
-        retry_after: retry_after.max(1),
-    }
-}
-
-/// JSON body, or an empty body with HTTP Basic credentials (RFC 7617).
-fn login_credentials(req: &HttpRequest, body: &[u8]) -> Result<Credentials, ApiError> {
-    if !is_blank(body) {
-        return parse_json_object(req, body);
-    }
-    let basic = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("basic"))
-        .map(|(_, encoded)| encoded.trim());
-    let Some(encoded) = basic else {
-        return Err(ApiError::InvalidRequest(
-            "send a JSON body with username and password, or HTTP Basic credentials".to_owned(),
-        ));
-    };
-    let malformed = || ApiError::InvalidRequest("the Basic credentials are malformed".to_owned());
-    let decoded = STANDARD.decode(encoded).map_err(|_| malformed())?;
-    let decoded = String::from_utf8(decoded).map_err(|_| malformed())?;
-    // RFC 7617 §2: the user-id cannot contain a colon; the password may.
-    let (username, password) = decoded.split_once(':').ok_or_else(malformed)?;
-    Ok(Credentials {
-        username: username.to_owned(),
-        password: SecretString::from(password),
-    })
 }
 
 #[derive(Deserialize)]
@@ -214,7 +117,7 @@ pub async fn logout(
     state: web::Data<AppState>,
     claims: web::ReqData<Claims>,
     req: HttpRequest,
-    body: web::Bytes,
+    Body(body): Body,
 ) -> Result<HttpResponse, ApiError> {
     let request: LogoutRequest = if is_blank(&body) {
         LogoutRequest::default()
@@ -242,11 +145,11 @@ pub async fn logout(
     Ok(HttpResponse::NoContent().finish())
 }
 
-fn new_refresh_secret() -> Result<(String, RefreshSecret), ApiError> {
+pub(crate) fn new_refresh_secret() -> Result<(String, RefreshSecret), ApiError> {
     RefreshSecret::generate().map_err(|e| ApiError::Internal(anyhow::anyhow!("no randomness: {e}")))
 }
 
-fn token_response(
+pub(crate) fn token_response(
     state: &AppState,
     user: &User,
     session_id: Uuid,

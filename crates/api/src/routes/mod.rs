@@ -3,16 +3,19 @@
 
 pub mod auth;
 pub mod health;
+pub mod login;
 pub mod me;
 
 use std::future::Future;
 use std::pin::Pin;
+use std::time::Duration;
 
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use serde::de::DeserializeOwned;
 
 use crate::error::{ApiError, describe_json_error};
+use crate::state::AppState;
 
 /// A JSON object request body, deserialised into `T`.
 ///
@@ -29,10 +32,33 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let req = req.clone();
-        let body = web::Bytes::from_request(&req, payload);
+        let body = Body::from_request(&req, payload);
         Box::pin(async move {
-            let body = body.await?;
+            let Body(body) = body.await?;
             Ok(JsonBody(parse_json_object(&req, &body)?))
+        })
+    }
+}
+
+/// The raw request body, read within `REQUEST_BODY_TIMEOUT` (else 408: a client that
+/// trickles its body cannot hold a worker's attention for long) and at most
+/// `REQUEST_BODY_LIMIT` bytes (else 413).
+pub struct Body(pub web::Bytes);
+
+impl FromRequest for Body {
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let timeout = req
+            .app_data::<web::Data<AppState>>()
+            .map_or(Duration::from_secs(10), |state| state.request_body_timeout);
+        let body = web::Bytes::from_request(req, payload);
+        Box::pin(async move {
+            match tokio::time::timeout(timeout, body).await {
+                Ok(body) => Ok(Body(body?)),
+                Err(_) => Err(ApiError::BodyTimeout.into()),
+            }
         })
     }
 }

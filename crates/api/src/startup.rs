@@ -27,6 +27,7 @@ use crate::keyring::{KeyRing, spawn_key_reload};
 use crate::routes::{auth, health, login, me};
 use crate::signing::{ensure_data_dir, load_key_set};
 use crate::state::AppState;
+use crate::telemetry::RequestSpan;
 
 pub struct Application {
     port: u16,
@@ -83,7 +84,7 @@ impl Application {
                     }
                 })
                 .wrap(ErrorHandlers::new().default_handler(render_non_json_errors))
-                .wrap(TracingLogger::default())
+                .wrap(TracingLogger::<RequestSpan>::new())
                 .app_data(state.clone())
                 .app_data(web::PayloadConfig::new(body_limit))
                 .configure(routes)

@@ -1,10 +1,7 @@
 //! The `authd` binary: subcommands, configuration errors and the first start.
 
-use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use reqwest::StatusCode;
@@ -12,23 +9,7 @@ use serde_json::Value;
 use sqlx::{Connection, PgConnection};
 
 use crate::helpers::*;
-
-/// `authd` with a clean environment: only `PATH`, `LOG_FORMAT=json` and `vars`, run in
-/// `dir` so that no stray `.env` is read.
-fn authd(dir: &Path, vars: &[(&str, &str)]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_authd"));
-    command
-        .env_clear()
-        .current_dir(dir)
-        .env("LOG_FORMAT", "json");
-    if let Some(path) = std::env::var_os("PATH") {
-        command.env("PATH", path);
-    }
-    for (key, value) in vars {
-        command.env(key, value);
-    }
-    command
-}
+use crate::process::{Finished, Running, authd};
 
 /// The settings of a test app, for a command working on the same store.
 fn settings_of(app: &TestApp) -> Vec<(String, String)> {
@@ -36,94 +17,6 @@ fn settings_of(app: &TestApp) -> Vec<(String, String)> {
         .into_iter()
         .map(|key| (key.to_owned(), app.env[key].clone()))
         .collect()
-}
-
-/// A child process that is always killed, even when an assertion fails first.
-struct Running {
-    child: Child,
-    stdout: Option<JoinHandle<String>>,
-    stderr: Option<JoinHandle<String>>,
-}
-
-struct Finished {
-    status: ExitStatus,
-    stdout: String,
-    stderr: String,
-}
-
-fn drain(mut pipe: impl Read + Send + 'static) -> JoinHandle<String> {
-    std::thread::spawn(move || {
-        let mut bytes = Vec::new();
-        let _ = pipe.read_to_end(&mut bytes);
-        String::from_utf8_lossy(&bytes).into_owned()
-    })
-}
-
-impl Running {
-    fn start(command: &mut Command, stdin: Option<&str>) -> Self {
-        let mut child = command
-            .stdin(if stdin.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start authd");
-        let stdout = child.stdout.take().map(drain);
-        let stderr = child.stderr.take().map(drain);
-        let mut running = Self {
-            child,
-            stdout,
-            stderr,
-        };
-        if let Some(input) = stdin {
-            let mut pipe = running.child.stdin.take().unwrap();
-            pipe.write_all(input.as_bytes()).expect("write stdin");
-            // Dropping the pipe closes it: the child sees the end of its input.
-        }
-        running
-    }
-
-    /// Waits for the child to exit, at most `limit` (then it is killed and this panics).
-    fn wait(mut self, limit: Duration) -> Finished {
-        let step = Duration::from_millis(50);
-        let mut waited = Duration::ZERO;
-        let status = loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                break status;
-            }
-            assert!(waited < limit, "authd did not exit within {limit:?}");
-            std::thread::sleep(step);
-            waited += step;
-        };
-        self.finish(status)
-    }
-
-    /// Kills the child and collects what it printed.
-    fn stop(mut self) -> Finished {
-        let _ = self.child.kill();
-        let status = self.child.wait().expect("wait");
-        self.finish(status)
-    }
-
-    fn finish(&mut self, status: ExitStatus) -> Finished {
-        let join = |h: Option<JoinHandle<String>>| h.map(|h| h.join().unwrap()).unwrap_or_default();
-        Finished {
-            status,
-            stdout: join(self.stdout.take()),
-            stderr: join(self.stderr.take()),
-        }
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        // Harmless when it has already exited and been waited for.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// Runs `authd args` to completion (bounded), off the async runtime's threads.

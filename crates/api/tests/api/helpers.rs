@@ -112,9 +112,27 @@ impl Drop for PgDatabase {
     }
 }
 
-pub struct TestApp {
+/// A client of one running authd (in this process or another): a method per endpoint.
+pub struct Http {
     pub address: String,
     pub client: reqwest::Client,
+}
+
+impl Http {
+    pub fn new(address: String) -> Self {
+        Self {
+            address,
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+        }
+    }
+}
+
+/// authd running inside the test process, with the store it was given.
+pub struct TestApp {
+    pub http: Http,
     /// The settings it was started with, to start another process on the same store.
     pub env: HashMap<String, String>,
     pub data_dir: TempDir,
@@ -159,11 +177,7 @@ pub async fn spawn_app_with(db: Db, overrides: &[(&str, &str)]) -> TestApp {
     let address = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
     TestApp {
-        address,
-        client: reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap(),
+        http: Http::new(address),
         env,
         data_dir,
         _pg: pg,
@@ -192,7 +206,15 @@ impl Tokens {
     }
 }
 
-impl TestApp {
+impl std::ops::Deref for TestApp {
+    type Target = Http;
+
+    fn deref(&self) -> &Http {
+        &self.http
+    }
+}
+
+impl Http {
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }
@@ -345,4 +367,20 @@ pub async fn assert_unauthorized(response: Response, token_sent: bool) -> Value 
 pub fn jwt_part(token: &str, index: usize) -> Value {
     let segment = token.split('.').nth(index).expect("segment");
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(segment).expect("base64url")).expect("JSON")
+}
+
+/// Waits (polling, at most 20 s) until `check` holds; panics naming `what` otherwise.
+pub async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !check().await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for: {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }

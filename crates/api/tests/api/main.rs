@@ -2,15 +2,21 @@
 //! each test on a fresh SQLite database and (with `TEST_DATABASE_URL`) a fresh PostgreSQL one.
 
 mod helpers;
+mod process;
 
 mod cli;
 mod errors;
+mod faults;
 mod keys;
+mod load;
 mod login;
 mod logout;
+mod logs;
 mod protected;
 mod refresh;
 mod register;
 mod remote_verifier;
+mod replicas;
 mod rotation;
+mod slow_clients;
 mod throttle;

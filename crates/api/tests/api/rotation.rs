@@ -1,7 +1,6 @@
 //! Key rotation across replicas, driven through the real `authd keys` commands.
 
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -49,19 +48,6 @@ async fn signing_kid(app: &TestApp) -> String {
         .as_str()
         .unwrap()
         .to_owned()
-}
-
-/// Polls `check` every 100 ms for at most 20 s.
-async fn eventually<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !check().await {
-        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 db_tests! {

@@ -77,4 +77,57 @@ db_tests! {
         let response = app.client.post(app.url("/auth/login")).basic_auth("alice", Some(PASSWORD)).send().await.unwrap();
         assert_throttled(response).await;
     }
+
+    async fn the_per_address_limit_blocks_an_address_that_guesses_many_names(db: Db) {
+        let app = spawn_app_with(db, &[("LOGIN_IP_FREE_FAILURES", "3"), ("LOGIN_FREE_FAILURES", "100")]).await;
+        app.create_user("bob").await;
+        for name in ["u1", "u2", "u3", "u4"] {
+            assert_error(app.login(name, WRONG).await, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
+        }
+        // Another name, the right password: the address is blocked.
+        assert_throttled(app.login("bob", PASSWORD).await).await;
+        // X-Forwarded-For is not believed from a peer that is not a trusted proxy.
+        let spoofed = app.client.post(app.url("/auth/login"))
+            .header("X-Forwarded-For", "198.51.100.77")
+            .json(&serde_json::json!({"username": "bob", "password": PASSWORD}))
+            .send().await.unwrap();
+        assert_throttled(spoofed).await;
+    }
+
+    async fn behind_a_trusted_proxy_each_forwarded_client_is_counted_apart(db: Db) {
+        let app = spawn_app_with(db, &[
+            ("LOGIN_IP_FREE_FAILURES", "2"),
+            ("LOGIN_FREE_FAILURES", "100"),
+            ("TRUSTED_PROXIES", "127.0.0.1, ::1"),
+        ]).await;
+        app.create_user("bob").await;
+        let login_from = |client: &'static str, name: &'static str, password: &'static str| {
+            app.client.post(app.url("/auth/login"))
+                .header("X-Forwarded-For", format!("{client}, 10.9.8.7"))
+                .json(&serde_json::json!({"username": name, "password": password}))
+                .send()
+        };
+        // 10.9.8.7 is not trusted: it is the client the proxy saw, whatever is to its left.
+        for name in ["u1", "u2", "u3"] {
+            let response = login_from("198.51.100.1", name, WRONG).await.unwrap();
+            assert_error(response, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
+        }
+        assert_throttled(login_from("203.0.113.5", "bob", PASSWORD).await.unwrap()).await;
+
+        let direct = |client: &'static str| {
+            app.client.post(app.url("/auth/login"))
+                .header("X-Forwarded-For", client)
+                .json(&serde_json::json!({"username": "bob", "password": PASSWORD}))
+                .send()
+        };
+        for name in ["u1", "u2", "u3"] {
+            let response = app.client.post(app.url("/auth/login"))
+                .header("X-Forwarded-For", "198.51.100.1")
+                .json(&serde_json::json!({"username": name, "password": WRONG}))
+                .send().await.unwrap();
+            assert_error(response, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
+        }
+        assert_throttled(direct("198.51.100.1").await.unwrap()).await;
+        assert_eq!(direct("198.51.100.2").await.unwrap().status(), StatusCode::OK);
+    }
 }

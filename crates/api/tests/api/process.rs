@@ -1,0 +1,204 @@
+//! authd as a separate process: one-shot commands ([`Running`]) and servers ([`Server`])
+//! for replica, crash and logging tests.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::helpers::Http;
+
+/// `authd` with a clean environment: only `PATH`, `LOG_FORMAT=json` and `vars`, run in
+/// `dir` so that no stray `.env` is read.
+pub fn authd(dir: &Path, vars: &[(&str, &str)]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_authd"));
+    command
+        .env_clear()
+        .current_dir(dir)
+        .env("LOG_FORMAT", "json");
+    if let Some(path) = std::env::var_os("PATH") {
+        command.env("PATH", path);
+    }
+    for (key, value) in vars {
+        command.env(key, value);
+    }
+    command
+}
+
+/// A child process that is always killed, even when an assertion fails first.
+pub struct Running {
+    child: Child,
+    stdout: Option<JoinHandle<String>>,
+    stderr: Option<JoinHandle<String>>,
+}
+
+pub struct Finished {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+fn drain(mut pipe: impl Read + Send + 'static) -> JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = pipe.read_to_end(&mut bytes);
+        String::from_utf8_lossy(&bytes).into_owned()
+    })
+}
+
+impl Running {
+    pub fn start(command: &mut Command, stdin: Option<&str>) -> Self {
+        let mut child = command
+            .stdin(if stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start authd");
+        let stdout = child.stdout.take().map(drain);
+        let stderr = child.stderr.take().map(drain);
+        let mut running = Self {
+            child,
+            stdout,
+            stderr,
+        };
+        if let Some(input) = stdin {
+            let mut pipe = running.child.stdin.take().unwrap();
+            pipe.write_all(input.as_bytes()).expect("write stdin");
+            // Dropping the pipe closes it: the child sees the end of its input.
+        }
+        running
+    }
+
+    /// Waits for the child to exit, at most `limit` (then it is killed and this panics).
+    pub fn wait(mut self, limit: Duration) -> Finished {
+        let step = Duration::from_millis(50);
+        let mut waited = Duration::ZERO;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                break status;
+            }
+            assert!(waited < limit, "authd did not exit within {limit:?}");
+            std::thread::sleep(step);
+            waited += step;
+        };
+        self.finish(status)
+    }
+
+    /// Kills the child and collects what it printed.
+    pub fn stop(mut self) -> Finished {
+        let _ = self.child.kill();
+        let status = self.child.wait().expect("wait");
+        self.finish(status)
+    }
+
+    fn finish(&mut self, status: ExitStatus) -> Finished {
+        let join = |h: Option<JoinHandle<String>>| h.map(|h| h.join().unwrap()).unwrap_or_default();
+        Finished {
+            status,
+            stdout: join(self.stdout.take()),
+            stderr: join(self.stderr.take()),
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        // Harmless when it has already exited and been waited for.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A serving `authd` process on a random port. Its log (stderr, JSON lines) is collected;
+/// it is killed when dropped.
+pub struct Server {
+    child: Child,
+    pub http: Http,
+    log: Arc<Mutex<String>>,
+}
+
+impl std::ops::Deref for Server {
+    type Target = Http;
+
+    fn deref(&self) -> &Http {
+        &self.http
+    }
+}
+
+impl Server {
+    /// Starts `authd` in `dir` with `vars` (plus `BIND_ADDR=127.0.0.1:0`) and waits, at most
+    /// a minute, for it to say which port it listens on.
+    pub async fn start(dir: &Path, vars: &[(String, String)]) -> Server {
+        let dir = dir.to_owned();
+        let vars = vars.to_owned();
+        tokio::task::spawn_blocking(move || {
+            let mut vars: Vec<(&str, &str)> =
+                vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            vars.push(("BIND_ADDR", "127.0.0.1:0"));
+            let mut child = authd(&dir, &vars)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("start authd");
+            let stderr = child.stderr.take().expect("stderr");
+            let log = Arc::new(Mutex::new(String::new()));
+            let (port_tx, port_rx) = std::sync::mpsc::channel::<u16>();
+            let sink = log.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stderr).lines() {
+                    let Ok(line) = line else { break };
+                    if let Ok(event) = serde_json::from_str::<Value>(&line)
+                        && event["message"] == "authd listening"
+                        && let Some(port) = event["port"].as_u64()
+                    {
+                        let _ = port_tx.send(port as u16);
+                    }
+                    let mut log = sink.lock().unwrap();
+                    log.push_str(&line);
+                    log.push('\n');
+                }
+            });
+            let port = match port_rx.recv_timeout(Duration::from_secs(60)) {
+                Ok(port) => port,
+                Err(_) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    panic!("authd did not start listening: {}", log.lock().unwrap());
+                }
+            };
+            Server {
+                child,
+                http: Http::new(format!("http://127.0.0.1:{port}")),
+                log,
+            }
+        })
+        .await
+        .unwrap()
+    }
+
+    /// Everything it has logged so far.
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// SIGKILL: no shutdown, no flush; what was acknowledged must already be durable.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}

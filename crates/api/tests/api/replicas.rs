@@ -1,0 +1,199 @@
+//! Several `authd` processes on one PostgreSQL database, as behind a load balancer: they
+//! agree on tokens, revocations, refresh-token rotation and throttling.
+
+use std::time::{Duration, Instant};
+
+use futures::future::join_all;
+use reqwest::StatusCode;
+use tempfile::TempDir;
+
+use crate::helpers::*;
+use crate::process::Server;
+
+/// Three replicas sharing a fresh PostgreSQL database and a signing secret.
+struct Cluster {
+    replicas: Vec<Server>,
+    _dirs: Vec<TempDir>,
+    _pg: PgDatabase,
+}
+
+impl Cluster {
+    /// `None` when `TEST_DATABASE_URL` is not set (CI always sets it).
+    async fn start(extra: &[(&str, &str)]) -> Option<Cluster> {
+        postgres_url()?;
+        let pg = PgDatabase::create().await;
+        let mut replicas = Vec::new();
+        let mut dirs = Vec::new();
+        for _ in 0..3 {
+            let dir = tempfile::tempdir().unwrap();
+            let mut vars: Vec<(String, String)> = [
+                ("DATABASE_URL", pg.url.as_str()),
+                ("DATA_DIR", &dir.path().display().to_string()),
+                ("JWT_SECRET", SECRET),
+                ("HTTP_WORKERS", "1"),
+                ("PASSWORD_HASH_CONCURRENCY", "1"),
+                ("DATABASE_MAX_CONNECTIONS", "4"),
+            ]
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+            vars.extend(
+                extra
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+            );
+            replicas.push(Server::start(dir.path(), &vars).await);
+            dirs.push(dir);
+        }
+        Some(Cluster {
+            replicas,
+            _dirs: dirs,
+            _pg: pg,
+        })
+    }
+}
+
+/// Polls every replica (bounded) until each refuses `access`; returns the longest wait.
+async fn until_refused_everywhere(cluster: &Cluster, access: &str) -> Duration {
+    let started = Instant::now();
+    for replica in &cluster.replicas {
+        loop {
+            let status = replica.session(access).await.status();
+            if status == StatusCode::UNAUTHORIZED {
+                break;
+            }
+            assert_eq!(status, StatusCode::OK);
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "a replica still accepts a revoked session's token"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    started.elapsed()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_from_one_replica_is_accepted_by_the_others() {
+    let Some(cluster) = Cluster::start(&[]).await else {
+        return eprintln!("TEST_DATABASE_URL is not set: replica test not run");
+    };
+    let [a, b, c] = &cluster.replicas[..] else {
+        unreachable!()
+    };
+    a.create_user("alice").await;
+    let tokens = b.tokens("alice").await;
+    for replica in [a, b, c] {
+        assert_eq!(
+            replica.session(&tokens.access).await.status(),
+            StatusCode::OK
+        );
+        assert_eq!(replica.me(&tokens.access).await.status(), StatusCode::OK);
+    }
+    let refreshed = c.refresh(&tokens.refresh).await;
+    assert_eq!(refreshed.status(), StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_logout_on_one_replica_is_enforced_by_the_others_within_two_seconds() {
+    // A long poll interval: the notification, not the poll, must carry the logout.
+    let Some(cluster) = Cluster::start(&[("REVOCATION_POLL_INTERVAL", "30s")]).await else {
+        return eprintln!("TEST_DATABASE_URL is not set: replica test not run");
+    };
+    let [a, b, c] = &cluster.replicas[..] else {
+        unreachable!()
+    };
+    a.create_user("alice").await;
+    let tokens = a.tokens("alice").await;
+    for replica in [a, b, c] {
+        assert_eq!(
+            replica.session(&tokens.access).await.status(),
+            StatusCode::OK
+        );
+    }
+    assert_eq!(
+        b.logout(&tokens.access, None).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    let waited = until_refused_everywhere(&cluster, &tokens.access).await;
+    assert!(
+        waited < Duration::from_secs(2),
+        "the contract allows 2 s; took {waited:?}"
+    );
+    assert_unauthorized(c.session(&tokens.access).await, true).await;
+    // A password change on one replica (every session) reaches the others too.
+    let other = c.tokens("alice").await;
+    let changed = a
+        .change_password(&other.access, PASSWORD, "a brand new passphrase for alice")
+        .await;
+    assert_eq!(changed.status(), StatusCode::NO_CONTENT);
+    let waited = until_refused_everywhere(&cluster, &other.access).await;
+    assert!(waited < Duration::from_secs(2), "took {waited:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refresh_race_split_across_replicas_spends_the_token_once() {
+    let Some(cluster) = Cluster::start(&[("REFRESH_REUSE_GRACE", "0")]).await else {
+        return eprintln!("TEST_DATABASE_URL is not set: replica test not run");
+    };
+    let replicas = &cluster.replicas;
+    replicas[0].create_user("alice").await;
+    let tokens = replicas[0].tokens("alice").await;
+    let responses =
+        join_all((0..12).map(|i| replicas[i % replicas.len()].refresh(&tokens.refresh))).await;
+    let ok = responses
+        .iter()
+        .filter(|r| r.status() == StatusCode::OK)
+        .count();
+    assert_eq!(ok, 1, "exactly one refresh spends the token");
+    for response in responses {
+        if response.status() != StatusCode::OK {
+            assert_error(response, StatusCode::UNAUTHORIZED, "invalid_grant").await;
+        }
+    }
+    // With no grace the losers are reuse: the session is revoked on every replica.
+    until_refused_everywhere(&cluster, &tokens.access).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn within_the_grace_concurrent_refreshes_on_several_replicas_all_succeed() {
+    let Some(cluster) = Cluster::start(&[]).await else {
+        return eprintln!("TEST_DATABASE_URL is not set: replica test not run");
+    };
+    let replicas = &cluster.replicas;
+    replicas[0].create_user("alice").await;
+    let tokens = replicas[0].tokens("alice").await;
+    let responses =
+        join_all((0..9).map(|i| replicas[i % replicas.len()].refresh(&tokens.refresh))).await;
+    for response in responses {
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    assert_eq!(
+        replicas[2].session(&tokens.access).await.status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_logins_on_every_replica_count_toward_one_throttle() {
+    let Some(cluster) = Cluster::start(&[("LOGIN_FREE_FAILURES", "2")]).await else {
+        return eprintln!("TEST_DATABASE_URL is not set: replica test not run");
+    };
+    let [a, b, c] = &cluster.replicas[..] else {
+        unreachable!()
+    };
+    a.create_user("alice").await;
+    for replica in [a, b, c] {
+        assert_error(
+            replica.login("alice", "not the password at all").await,
+            StatusCode::UNAUTHORIZED,
+            "invalid_credentials",
+        )
+        .await;
+    }
+    for replica in [a, b, c] {
+        let response = replica.login("alice", PASSWORD).await;
+        assert!(response.headers().contains_key("retry-after"));
+        assert_error(response, StatusCode::TOO_MANY_REQUESTS, "too_many_attempts").await;
+    }
+}

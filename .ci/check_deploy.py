@@ -6,8 +6,9 @@
   has a build (whose Dockerfile exists) or an image; every named volume the
   services use is declared at the top level.
 - .env.example: every configuration key (the contract's configuration table
-  plus the keys below) appears exactly once, commented out as `# KEY=default`,
-  so that copying it to .env changes nothing.
+  plus every key crates/api/src/config.rs reads) appears exactly once, commented
+  out as `# KEY=default`, so that copying it to .env changes nothing; and each
+  is in the README's configuration table.
 
 Run from anywhere: paths are relative to the repository root.
 """
@@ -20,33 +21,28 @@ import yaml
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 
-# Every configuration key, in the order .env.example lists them.
-CONFIG_KEYS = [
-    "BIND_ADDR",
-    "DATABASE_URL",
-    "DATA_DIR",
-    "JWT_ALGORITHM",
-    "JWT_SECRET",
-    "JWT_PRIVATE_KEY_FILE",
-    "JWT_ISSUER",
-    "JWT_AUDIENCE",
-    "JWT_LEEWAY",
-    "ACCESS_TOKEN_TTL",
-    "REFRESH_TOKEN_TTL",
-    "REFRESH_REUSE_GRACE",
-    "SIGNUP_ENABLED",
-    "LOG_FORMAT",
-    "RUST_LOG",
-    "REQUEST_BODY_LIMIT",
-    "HTTP_WORKERS",
-    "PASSWORD_HASH_CONCURRENCY",
-    "DATABASE_MAX_CONNECTIONS",
-    "DATABASE_TIMEOUT",
-    "REVOCATION_POLL_INTERVAL",
-    "LOGIN_FREE_FAILURES",
-    "LOGIN_MAX_DELAY",
-    "KEY_RELOAD_INTERVAL",
-]
+# RUST_LOG is read by the log filter, not by Settings.
+EXTRA_KEYS = ["RUST_LOG"]
+
+
+def config_keys():
+    """Every key Settings reads, taken from crates/api/src/config.rs so the list cannot rot:
+    the string literals passed as a key to get(), parse() or duration()."""
+    path = os.path.join(ROOT, "crates", "api", "src", "config.rs")
+    with open(path, encoding="utf-8") as f:
+        source = f.read().split("#[cfg(test)]")[0]
+    keys = re.findall(r'\bget\("([A-Z][A-Z0-9_]*)"\)', source)
+    keys += re.findall(r'\b(?:parse|duration)\(\s*&get,\s*"([A-Z][A-Z0-9_]*)"', source)
+    if len(set(keys)) < 10:
+        fail(f"config.rs: found only {len(set(keys))} configuration keys; has the way keys are read changed?")
+    return list(dict.fromkeys(keys + EXTRA_KEYS))
+
+
+def readme_table_keys():
+    path = os.path.join(ROOT, "README.md")
+    with open(path, encoding="utf-8") as f:
+        return set(re.findall(r"^\| `([A-Z][A-Z0-9_]*)` \|", f.read(), re.M))
+
 
 # Where the HTTP contract may be: beside the clone in CI (shared/), or copied
 # into the project's own docs.
@@ -187,11 +183,13 @@ def check_env_example():
 
     source, from_contract = contract_keys()
     if source is None:
-        print("note: the HTTP contract (shared/API.md) was not found; checking the built-in key list only")
+        print("note: the HTTP contract (shared/API.md) was not found; checking the keys of config.rs only")
         from_contract = []
     else:
         print(f"contract configuration keys read from {source}: {len(from_contract)}")
-    required = list(CONFIG_KEYS) + [k for k in from_contract if k not in CONFIG_KEYS]
+    keys = config_keys()
+    required = keys + [k for k in from_contract if k not in keys]
+    in_readme = readme_table_keys()
     for key in required:
         lines = commented.get(key)
         if not lines:
@@ -199,6 +197,8 @@ def check_env_example():
             fail(f".env.example: {key} (from {origin}) is missing; expected a line '# {key}=<default>'")
         elif len(lines) > 1:
             fail(f".env.example: {key} appears {len(lines)} times (lines {', '.join(map(str, lines))})")
+        if key not in in_readme:
+            fail(f"README.md: {key} is missing from the configuration table")
 
 
 def main():

@@ -8,6 +8,9 @@ use std::future::{Ready, ready};
 use actix_web::dev::{Payload, ServiceRequest};
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
+use std::sync::Arc;
+
+use auth_core::Claims;
 use auth_core::verifier::MAX_TOKEN_LEN;
 
 use crate::error::{ApiError, TokenProblem};
@@ -56,7 +59,7 @@ fn parse_authorization(req: &HttpRequest) -> BearerCredentials {
 
 /// The validator for `HttpAuthentication::with_fn`: verifies the token (no database),
 /// checks its session against the in-memory revoked set, and hands the claims to
-/// handlers through the request's extensions (`web::ReqData<Claims>`).
+/// handlers through the request's extensions (`web::ReqData<Arc<Claims>>`).
 pub async fn validate_bearer(
     req: ServiceRequest,
     credentials: BearerCredentials,
@@ -73,7 +76,7 @@ pub async fn validate_bearer(
 fn authenticate(
     req: &ServiceRequest,
     credentials: BearerCredentials,
-) -> Result<auth_core::Claims, ApiError> {
+) -> Result<Arc<Claims>, ApiError> {
     let state = req.app_data::<web::Data<AppState>>().ok_or_else(|| {
         ApiError::Internal(anyhow::anyhow!("application state is not registered"))
     })?;
@@ -86,7 +89,7 @@ fn authenticate(
         .keys
         .current()
         .verifier
-        .verify(&token)
+        .verify_cached(&token)
         .map_err(TokenProblem::from)?;
     if state.revoked.contains(&claims.sid) {
         return Err(TokenProblem::Revoked.into());

@@ -68,6 +68,8 @@ pub struct Settings {
     pub database_max_connections: u32,
     pub database_timeout: Duration,
     pub revocation_poll_interval: Duration,
+    /// Verified tokens remembered per generation (0: none), see `Verifier::verify_cached`.
+    pub verified_token_cache: usize,
     pub key_reload_interval: Duration,
 }
 
@@ -161,6 +163,9 @@ impl Settings {
             database_max_connections: parse(&get, "DATABASE_MAX_CONNECTIONS", 10, positive)?,
             database_timeout: duration(&get, "DATABASE_TIMEOUT", 5)?,
             revocation_poll_interval: duration(&get, "REVOCATION_POLL_INTERVAL", 1)?,
+            verified_token_cache: parse(&get, "VERIFIED_TOKEN_CACHE", 4096, |v| {
+                v.parse::<usize>()
+            })?,
             key_reload_interval: duration(&get, "KEY_RELOAD_INTERVAL", 5)?,
         };
         if settings.access_token_ttl.is_zero() {

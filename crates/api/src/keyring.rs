@@ -34,6 +34,7 @@ struct TokenConfig {
     issuer: String,
     audience: String,
     leeway: Duration,
+    verified_token_cache: usize,
     access_token_ttl: Duration,
 }
 
@@ -52,6 +53,7 @@ impl TokenConfig {
                     issuer: self.issuer.clone(),
                     audience: self.audience.clone(),
                     leeway: self.leeway,
+                    cache_capacity: self.verified_token_cache,
                 },
             ),
         }
@@ -64,6 +66,7 @@ impl KeyRing {
             issuer: settings.jwt_issuer.clone(),
             audience: settings.jwt_audience.clone(),
             leeway: settings.jwt_leeway,
+            verified_token_cache: settings.verified_token_cache,
             access_token_ttl: settings.access_token_ttl,
         };
         Self {

@@ -1,7 +1,8 @@
 //! Micro-benchmarks of access-token signing and verification, for every algorithm authd
 //! signs with: `sign/<alg>` is [`TokenIssuer::issue`] (claims, header, JSON, signature),
 //! `verify/<alg>` is [`Verifier::verify`] of one token issued beforehand (header checks,
-//! key lookup by `kid`, signature, claim checks). Revocation is not part of either.
+//! key lookup by `kid`, signature, claim checks), `verify_cached/<alg>` the same token
+//! presented again ([`Verifier::verify_cached`]). Revocation is not part of any.
 //!
 //! `cargo bench -p auth-core --bench tokens`
 
@@ -88,6 +89,20 @@ fn tokens(c: &mut Criterion) {
         });
     }
     verify.finish();
+
+    // The same token again: answered from the verified-token cache (time claims checked).
+    let mut cached = c.benchmark_group("verify_cached");
+    for f in &fixtures {
+        f.verifier.verify_cached(&f.token).expect("verify");
+        cached.bench_function(f.alg.as_str(), |b| {
+            b.iter(|| {
+                f.verifier
+                    .verify_cached(black_box(&f.token))
+                    .expect("verify")
+            })
+        });
+    }
+    cached.finish();
 }
 
 criterion_group!(benches, tokens);

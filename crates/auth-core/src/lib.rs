@@ -6,6 +6,7 @@
 //! - [`RefreshSecret`]: opaque refresh tokens, stored only as a hash.
 //! - [`RevokedSessions`]: the in-memory set of revoked, not yet expired session ids.
 
+mod cache;
 mod claims;
 mod issuer;
 mod jwks;

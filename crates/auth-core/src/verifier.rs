@@ -1,12 +1,14 @@
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Validation, decode, decode_header};
 
+use crate::cache::VerifiedTokens;
 use crate::issuer::ACCESS_TOKEN_TYP;
 use crate::keys::VerificationKey;
-use crate::{Algorithm, Claims, KeySet};
+use crate::{Algorithm, Claims, KeySet, unix_now};
 
 /// Longest token looked at; anything longer is rejected before any parsing.
 /// Ours are a few hundred bytes.
@@ -19,6 +21,9 @@ pub struct VerifierConfig {
     pub audience: String,
     /// Clock skew tolerated on `exp` and `nbf`.
     pub leeway: Duration,
+    /// Tokens remembered by [`Verifier::verify_cached`], per generation (so at most twice
+    /// this many; each entry costs about the token's length plus 300 bytes). 0: none.
+    pub cache_capacity: usize,
 }
 
 impl VerifierConfig {
@@ -27,6 +32,7 @@ impl VerifierConfig {
             issuer: issuer.into(),
             audience: audience.into(),
             leeway: Duration::from_secs(30),
+            cache_capacity: 4096,
         }
     }
 }
@@ -66,10 +72,14 @@ pub enum VerifyError {
 /// followed (§3.10 of the same spirit: keys come only from configuration); `crit` is
 /// rejected since we understand no extension (RFC 7515 §4.1.11); `typ` must be `at+jwt`
 /// (RFC 9068 §4, RFC 8725 §3.11); `iss`, `aud`, `exp`, `nbf` are required and checked.
+///
+/// [`Verifier::verify_cached`] remembers the tokens it has verified (a bounded cache, see
+/// [`VerifierConfig::cache_capacity`]) and checks only their time claims when they come back.
 #[derive(Clone)]
 pub struct Verifier {
     keys: KeySet,
     validations: HashMap<Algorithm, Validation>,
+    verified: Arc<VerifiedTokens>,
 }
 
 impl Verifier {
@@ -79,7 +89,24 @@ impl Verifier {
             .into_iter()
             .map(|alg| (alg, validation_for(alg, &config)))
             .collect();
-        Self { keys, validations }
+        let leeway = i64::try_from(config.leeway.as_secs()).unwrap_or(i64::MAX / 4);
+        Self {
+            keys,
+            validations,
+            verified: Arc::new(VerifiedTokens::new(config.cache_capacity, leeway)),
+        }
+    }
+
+    /// [`Self::verify`], remembering the result: a token verified before is answered from
+    /// memory after its `exp` and `nbf` are checked against the clock again. Only tokens
+    /// that passed every check are remembered.
+    pub fn verify_cached(&self, token: &str) -> Result<Arc<Claims>, VerifyError> {
+        if let Some(known) = self.verified.get(token, unix_now()) {
+            return known;
+        }
+        let claims = Arc::new(self.verify(token)?);
+        self.verified.insert(token, claims.clone());
+        Ok(claims)
     }
 
     /// The keys this verifier accepts.
@@ -264,6 +291,36 @@ mod tests {
                 .verify(&forge(good_header(), &good_claims()))
                 .is_ok()
         );
+    }
+
+    #[test]
+    fn a_cached_token_gives_the_same_claims_and_a_bad_one_is_never_cached() {
+        let v = verifier();
+        let issuer = TokenIssuer::new(
+            keys(),
+            "authd".into(),
+            "api".into(),
+            Duration::from_secs(900),
+        );
+        let issued = issuer.issue(&subject()).unwrap();
+        let first = v.verify_cached(&issued.token).unwrap();
+        let again = v.verify_cached(&issued.token).unwrap();
+        assert_eq!(*first, issued.claims);
+        assert!(
+            Arc::ptr_eq(&first, &again),
+            "the second answer comes from the cache"
+        );
+        // A token differing only in its signature is verified (and refused), not looked up.
+        let middle = issued.token.len() - 10;
+        let swapped = if &issued.token[middle..=middle] == "A" {
+            "B"
+        } else {
+            "A"
+        };
+        let mut forged = issued.token.clone();
+        forged.replace_range(middle..=middle, swapped);
+        assert_eq!(v.verify_cached(&forged), Err(VerifyError::BadSignature));
+        assert_eq!(v.verify_cached(&forged), Err(VerifyError::BadSignature));
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! `/auth`: register, refresh, logout, and the token response they share with login.
 
+use std::sync::Arc;
+
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use auth_core::{Claims, PresentedRefreshToken, RefreshSecret, TokenSubject};
@@ -115,7 +117,7 @@ struct LogoutRequest {
 #[tracing::instrument(skip_all)]
 pub async fn logout(
     state: web::Data<AppState>,
-    claims: web::ReqData<Claims>,
+    claims: web::ReqData<Arc<Claims>>,
     req: HttpRequest,
     Body(body): Body,
 ) -> Result<HttpResponse, ApiError> {

@@ -1,5 +1,7 @@
 //! `/api`: the caller's own session and account.
 
+use std::sync::Arc;
+
 use actix_web::{HttpResponse, web};
 use auth_core::Claims;
 use secrecy::{ExposeSecret, SecretString};
@@ -23,7 +25,7 @@ struct SessionView<'a> {
 }
 
 /// The verified claims, straight from the token: no database read.
-pub async fn session(claims: web::ReqData<Claims>) -> HttpResponse {
+pub async fn session(claims: web::ReqData<Arc<Claims>>) -> HttpResponse {
     HttpResponse::Ok().json(SessionView {
         sub: claims.sub,
         sid: claims.sid,
@@ -38,7 +40,7 @@ pub async fn session(claims: web::ReqData<Claims>) -> HttpResponse {
 #[tracing::instrument(skip_all, fields(user_id = %claims.sub))]
 pub async fn me(
     state: web::Data<AppState>,
-    claims: web::ReqData<Claims>,
+    claims: web::ReqData<Arc<Claims>>,
 ) -> Result<HttpResponse, ApiError> {
     let user = state
         .store
@@ -58,7 +60,7 @@ pub struct PasswordChange {
 #[tracing::instrument(skip_all, fields(user_id = %claims.sub))]
 pub async fn change_password(
     state: web::Data<AppState>,
-    claims: web::ReqData<Claims>,
+    claims: web::ReqData<Arc<Claims>>,
     JsonBody(body): JsonBody<PasswordChange>,
 ) -> Result<HttpResponse, ApiError> {
     let PasswordChange {

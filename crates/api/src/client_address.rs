@@ -31,6 +31,13 @@ impl FromStr for TrustedProxies {
     }
 }
 
+impl std::fmt::Display for TrustedProxies {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let list: Vec<String> = self.0.iter().map(ToString::to_string).collect();
+        f.write_str(&list.join(", "))
+    }
+}
+
 impl TrustedProxies {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()

@@ -204,6 +204,117 @@ impl Settings {
 }
 
 impl Settings {
+    /// Every setting as `(KEY, value)`, secrets masked, for `authd config check`. The
+    /// destructuring names every field: a new setting does not compile until it is here.
+    pub fn effective(&self) -> Vec<(&'static str, String)> {
+        let Settings {
+            bind_addr,
+            database_url,
+            data_dir,
+            jwt_algorithm,
+            jwt_secret,
+            jwt_private_key_file,
+            jwt_issuer,
+            jwt_audience,
+            jwt_leeway,
+            access_token_ttl,
+            refresh_token_ttl,
+            refresh_reuse_grace,
+            signup_enabled,
+            login_free_failures,
+            login_max_delay,
+            login_ip_free_failures,
+            trusted_proxies,
+            log_format,
+            request_body_limit,
+            http_workers,
+            password_hash_concurrency,
+            password_hash_queue,
+            password_hash_memory_kib,
+            password_hash_iterations,
+            request_header_timeout,
+            request_body_timeout,
+            request_timeout,
+            max_connections,
+            database_max_connections,
+            database_timeout,
+            revocation_poll_interval,
+            verified_token_cache,
+            key_reload_interval,
+        } = self;
+        let secs = |d: &Duration| humantime::format_duration(*d).to_string();
+        let path = |p: &Option<PathBuf>| {
+            p.as_ref().map_or_else(
+                || "(generated into DATA_DIR)".to_owned(),
+                |p| p.display().to_string(),
+            )
+        };
+        use secrecy::ExposeSecret;
+        vec![
+            ("BIND_ADDR", bind_addr.clone()),
+            (
+                "DATABASE_URL",
+                mask_url_password(database_url.expose_secret()),
+            ),
+            ("DATA_DIR", data_dir.display().to_string()),
+            ("JWT_ALGORITHM", jwt_algorithm.as_str().to_owned()),
+            (
+                "JWT_SECRET",
+                jwt_secret.as_ref().map_or_else(
+                    || "(generated into DATA_DIR)".to_owned(),
+                    |s| format!("(set, {} bytes)", s.expose_secret().len()),
+                ),
+            ),
+            ("JWT_PRIVATE_KEY_FILE", path(jwt_private_key_file)),
+            ("JWT_ISSUER", jwt_issuer.clone()),
+            ("JWT_AUDIENCE", jwt_audience.clone()),
+            ("JWT_LEEWAY", secs(jwt_leeway)),
+            ("ACCESS_TOKEN_TTL", secs(access_token_ttl)),
+            ("REFRESH_TOKEN_TTL", secs(refresh_token_ttl)),
+            ("REFRESH_REUSE_GRACE", secs(refresh_reuse_grace)),
+            ("SIGNUP_ENABLED", signup_enabled.to_string()),
+            ("LOGIN_FREE_FAILURES", login_free_failures.to_string()),
+            ("LOGIN_MAX_DELAY", secs(login_max_delay)),
+            (
+                "LOGIN_IP_FREE_FAILURES",
+                login_ip_free_failures.map_or_else(|| "0 (off)".to_owned(), |n| n.to_string()),
+            ),
+            ("TRUSTED_PROXIES", trusted_proxies.to_string()),
+            (
+                "LOG_FORMAT",
+                match log_format {
+                    None => "(pretty on a terminal, else json)".to_owned(),
+                    Some(LogFormat::Pretty) => "pretty".to_owned(),
+                    Some(LogFormat::Json) => "json".to_owned(),
+                },
+            ),
+            ("REQUEST_BODY_LIMIT", request_body_limit.to_string()),
+            ("HTTP_WORKERS", http_workers.to_string()),
+            (
+                "PASSWORD_HASH_CONCURRENCY",
+                password_hash_concurrency.to_string(),
+            ),
+            ("PASSWORD_HASH_QUEUE", password_hash_queue.to_string()),
+            ("PASSWORD_HASH_MEMORY", password_hash_memory_kib.to_string()),
+            (
+                "PASSWORD_HASH_ITERATIONS",
+                password_hash_iterations.to_string(),
+            ),
+            ("REQUEST_HEADER_TIMEOUT", secs(request_header_timeout)),
+            ("REQUEST_BODY_TIMEOUT", secs(request_body_timeout)),
+            ("REQUEST_TIMEOUT", secs(request_timeout)),
+            ("MAX_CONNECTIONS", max_connections.to_string()),
+            (
+                "DATABASE_MAX_CONNECTIONS",
+                database_max_connections.to_string(),
+            ),
+            ("DATABASE_TIMEOUT", secs(database_timeout)),
+            ("REVOCATION_POLL_INTERVAL", secs(revocation_poll_interval)),
+            ("VERIFIED_TOKEN_CACHE", verified_token_cache.to_string()),
+            ("KEY_RELOAD_INTERVAL", secs(key_reload_interval)),
+        ]
+    }
+
     /// The argon2id parameters for new hashes (OWASP's minimum by default).
     pub fn password_hash_params(&self) -> Result<user_store::HashParams, ConfigError> {
         user_store::HashParams::new(
@@ -224,6 +335,31 @@ impl Settings {
     /// Revoked sessions and superseded keys are remembered that long.
     pub fn token_retention(&self) -> Duration {
         self.access_token_ttl + self.jwt_leeway
+    }
+}
+
+/// `postgres://user:secret@host/db` shown as `postgres://user:***@host/db`.
+fn mask_url_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let (authority, path) = rest.split_once('/').map_or((rest, ""), |(a, p)| (a, p));
+    match authority.rsplit_once('@') {
+        Some((credentials, host)) => {
+            let user = credentials.split_once(':').map_or(credentials, |(u, _)| u);
+            let masked = if credentials.contains(':') {
+                format!("{user}:***")
+            } else {
+                user.to_owned()
+            };
+            let path = if rest.contains('/') {
+                format!("/{path}")
+            } else {
+                String::new()
+            };
+            format!("{scheme}://{masked}@{host}{path}")
+        }
+        None => url.to_owned(),
     }
 }
 
@@ -347,6 +483,31 @@ mod tests {
                 "{err}"
             );
         }
+    }
+
+    #[test]
+    fn the_effective_settings_mask_secrets() {
+        let s = settings(&[
+            ("JWT_SECRET", "a-very-secret-value-of-32-bytes-or-more"),
+            (
+                "DATABASE_URL",
+                "postgres://authd:hunter2@db:5432/authd?sslmode=require",
+            ),
+        ])
+        .unwrap();
+        let shown = format!("{:?}", s.effective());
+        assert!(
+            !shown.contains("a-very-secret-value") && !shown.contains("hunter2"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("postgres://authd:***@db:5432/authd?sslmode=require"),
+            "{shown}"
+        );
+        assert_eq!(
+            mask_url_password("sqlite://./data/auth.db"),
+            "sqlite://./data/auth.db"
+        );
     }
 
     #[test]

@@ -40,8 +40,13 @@ pub enum ApiError {
     /// 401 on the protected scope; `None` when no bearer token was sent.
     #[error("{}", .0.as_ref().map_or_else(|| "this endpoint needs a bearer token in the Authorization header".to_owned(), |e| e.to_string()))]
     Unauthorized(Option<TokenProblem>),
+    /// 403 on the admin scope: the token is valid but lacks the role (RFC 6750 §3.1).
+    #[error("this endpoint needs the admin role")]
+    InsufficientScope,
     #[error("no route matches this path")]
     NotFound,
+    #[error("no user has this id")]
+    UserNotFound,
     #[error("this method is not allowed on this path")]
     MethodNotAllowed,
     #[error("the request body is larger than the limit")]
@@ -96,7 +101,8 @@ impl ApiError {
             ApiError::TooManyAttempts { .. } => "too_many_attempts",
             ApiError::InvalidGrant(_) => "invalid_grant",
             ApiError::Unauthorized(_) => "invalid_token",
-            ApiError::NotFound => "not_found",
+            ApiError::InsufficientScope => "insufficient_scope",
+            ApiError::NotFound | ApiError::UserNotFound => "not_found",
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::PayloadTooLarge => "payload_too_large",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
@@ -136,10 +142,12 @@ impl ResponseError for ApiError {
             | ApiError::WrongCurrentPassword
             | ApiError::InvalidGrant(_)
             | ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            ApiError::SignupDisabled | ApiError::AccountDisabled => StatusCode::FORBIDDEN,
+            ApiError::SignupDisabled | ApiError::AccountDisabled | ApiError::InsufficientScope => {
+                StatusCode::FORBIDDEN
+            }
             ApiError::UsernameTaken => StatusCode::CONFLICT,
             ApiError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::NotFound | ApiError::UserNotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -167,6 +175,12 @@ impl ResponseError for ApiError {
         match self {
             ApiError::Unauthorized(problem) => {
                 let challenge = bearer_challenge(problem.as_ref(), &description);
+                response.insert_header((header::WWW_AUTHENTICATE, challenge));
+            }
+            ApiError::InsufficientScope => {
+                let challenge = format!(
+                    r#"Bearer realm="{REALM}", error="insufficient_scope", error_description="{description}""#
+                );
                 response.insert_header((header::WWW_AUTHENTICATE, challenge));
             }
             // The token was fine; only the password in the body was not.

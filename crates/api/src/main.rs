@@ -1,6 +1,6 @@
 use std::process::ExitCode;
 
-use api::cli::{Cli, Command};
+use api::cli::{Cli, Command, ConfigCommand};
 use clap::Parser;
 
 #[tokio::main]
@@ -15,6 +15,16 @@ async fn main() -> ExitCode {
     {
         eprintln!("authd: cannot read .env: {e}");
         return ExitCode::from(2);
+    }
+    if let Command::Config {
+        command: ConfigCommand::Check,
+    } = command
+    {
+        return match api::cli::config_check::check(|key| std::env::var(key).ok()).await {
+            Ok(true) => ExitCode::SUCCESS,
+            Ok(false) => ExitCode::FAILURE,
+            Err(e) => exit_code(Err(e)),
+        };
     }
     let settings = match api::Settings::from_env() {
         Ok(settings) => settings,

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use actix_web::dev::Server;
 use actix_web::dev::Service;
-use actix_web::middleware::ErrorHandlers;
+use actix_web::middleware::{ErrorHandlers, from_fn};
 use actix_web::{App, HttpServer, web};
 use actix_web_httpauth::middleware::HttpAuthentication;
 use anyhow::Context;
@@ -24,7 +24,7 @@ use crate::auth::validate_bearer;
 use crate::config::Settings;
 use crate::error::{ApiError, render_non_json_errors};
 use crate::keyring::{KeyRing, spawn_key_reload};
-use crate::routes::{auth, health, login, me};
+use crate::routes::{admin, auth, health, login, me};
 use crate::signing::{ensure_data_dir, load_key_set};
 use crate::state::AppState;
 use crate::telemetry::RequestSpan;
@@ -188,7 +188,19 @@ fn routes(cfg: &mut web::ServiceConfig) {
             .wrap(bearer)
             .service(web::resource("/session").route(web::get().to(me::session)))
             .service(web::resource("/me").route(web::get().to(me::me)))
-            .service(web::resource("/me/password").route(web::put().to(me::change_password))),
+            .service(web::resource("/me/password").route(web::put().to(me::change_password)))
+            .service(
+                web::scope("/admin")
+                    .wrap(from_fn(admin::require_admin))
+                    .service(web::resource("/users").route(web::get().to(admin::list_users)))
+                    .service(
+                        web::resource("/users/{id}").route(web::patch().to(admin::update_user)),
+                    )
+                    .service(
+                        web::resource("/users/{id}/sessions")
+                            .route(web::delete().to(admin::revoke_sessions)),
+                    ),
+            ),
     )
     .service(web::resource("/.well-known/jwks.json").route(web::get().to(health::jwks)))
     .service(web::resource("/healthz").route(web::get().to(health::healthz)))

@@ -5,6 +5,7 @@
 //! Anything that must be atomic (rotating a refresh token, revoking sessions) is one
 //! transaction or one conditional statement.
 
+mod admin;
 mod error;
 mod password;
 mod revocation_feed;
@@ -17,6 +18,7 @@ mod timestamp;
 mod username;
 mod users;
 
+pub use admin::{UserChange, UserPage};
 /// Argon2id cost parameters (memory in KiB, iterations, parallelism).
 pub use argon2::Params as HashParams;
 pub use error::StoreError;

@@ -293,5 +293,5 @@ impl Store {
     }
 }
 
-const REVOKE_USER_SESSIONS: &str = "UPDATE sessions SET revoked_at = $1, revoked_reason = $2 \
+pub(crate) const REVOKE_USER_SESSIONS: &str = "UPDATE sessions SET revoked_at = $1, revoked_reason = $2 \
                                     WHERE user_id = $3 AND revoked_at IS NULL AND id <> $4 RETURNING id";

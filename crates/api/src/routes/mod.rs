@@ -1,6 +1,7 @@
 //! HTTP handlers, one module per area of the contract, and the one way request bodies
 //! are read.
 
+pub mod admin;
 pub mod auth;
 pub mod health;
 pub mod login;

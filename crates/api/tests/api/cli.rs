@@ -101,6 +101,97 @@ db_tests! {
         // The name is still free.
         app.create_user("dave").await;
     }
+
+    async fn operators_list_users_set_roles_disable_enable_and_revoke_sessions(db: Db) {
+        let app = spawn_app(db).await;
+        let alice = app.signed_in("alice").await;
+        app.create_user("bob").await;
+        let authd = |args: &'static [&'static str]| run_authd(app.data_dir.path(), settings_of(&app), args, None);
+
+        let listed = authd(&["user", "list"]).await;
+        assert!(listed.status.success(), "{}", listed.stderr);
+        let names: Vec<String> = listed.stdout.lines()
+            .map(|line| serde_json::from_str::<Value>(line).unwrap()["username"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(names, ["alice", "bob"]);
+        assert!(!listed.stdout.contains("$argon2"));
+
+        let done = authd(&["user", "set-roles", "ALICE", "--role", "editor", "--role", "admin"]).await;
+        assert!(done.status.success(), "{}", done.stderr);
+        let user: Value = serde_json::from_str(done.stdout.trim()).unwrap();
+        assert_eq!(user["roles"], serde_json::json!(["editor", "admin"]));
+        let refreshed = Tokens::from_body(&app.refresh(&alice.refresh).await.json().await.unwrap());
+        let claims: Value = app.session(&refreshed.access).await.json().await.unwrap();
+        assert_eq!(claims["roles"], serde_json::json!(["editor", "admin"]));
+
+        let done = authd(&["sessions", "revoke", "--user", "alice"]).await;
+        assert!(done.status.success(), "{}", done.stderr);
+        // The server learns of it from the database (its next poll, or at once on PostgreSQL).
+        eventually("the revocation reaches the server", || async {
+            app.session(&refreshed.access).await.status() == StatusCode::UNAUTHORIZED
+        })
+        .await;
+        assert_unauthorized(app.session(&refreshed.access).await, true).await;
+
+        let done = authd(&["user", "disable", "bob"]).await;
+        assert!(done.status.success(), "{}", done.stderr);
+        assert_error(app.login("bob", PASSWORD).await, StatusCode::FORBIDDEN, "account_disabled").await;
+        let done = authd(&["user", "enable", "bob"]).await;
+        assert!(done.status.success(), "{}", done.stderr);
+        assert_eq!(app.login("bob", PASSWORD).await.status(), StatusCode::OK);
+
+        for args in [
+            &["user", "disable", "nobody"][..],
+            &["sessions", "revoke", "--user", "nobody"][..],
+            &["user", "set-roles", "bob", "--role", "has space"][..],
+        ] {
+            let done = run_authd(app.data_dir.path(), settings_of(&app), args, None).await;
+            assert!(!done.status.success(), "{args:?} should fail");
+            assert!(!done.stderr.trim().is_empty() && !done.stderr.contains("panicked"), "{}", done.stderr);
+        }
+    }
+}
+
+#[test]
+fn config_check_prints_the_effective_settings_masked_and_lists_every_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().display().to_string();
+    let url = format!("sqlite://{data_dir}/auth.db");
+    let good = [
+        ("DATA_DIR", data_dir.as_str()),
+        ("DATABASE_URL", url.as_str()),
+        ("JWT_SECRET", SECRET),
+    ];
+    let done = Running::start(authd(dir.path(), &good).args(["config", "check"]), None)
+        .wait(Duration::from_secs(60));
+    assert!(done.status.success(), "{}{}", done.stdout, done.stderr);
+    assert!(
+        done.stdout.contains("ACCESS_TOKEN_TTL=15m"),
+        "{}",
+        done.stdout
+    );
+    assert!(done.stdout.contains("no problems found"), "{}", done.stdout);
+    assert!(
+        !done.stdout.contains(SECRET),
+        "the secret is masked: {}",
+        done.stdout
+    );
+
+    let bad = [
+        ("DATA_DIR", data_dir.as_str()),
+        ("DATABASE_URL", "postgres://authd:hunter2@127.0.0.1:1/authd"),
+        ("JWT_SECRET", "short"),
+        ("ACCESS_TOKEN_TTL", "soon"),
+        ("HTTP_WORKERS", "0"),
+    ];
+    let done = Running::start(authd(dir.path(), &bad).args(["config", "check"]), None)
+        .wait(Duration::from_secs(60));
+    assert!(!done.status.success(), "{}", done.stdout);
+    for key in ["JWT_SECRET:", "ACCESS_TOKEN_TTL:", "HTTP_WORKERS:"] {
+        assert!(done.stdout.contains(key), "{key} listed: {}", done.stdout);
+    }
+    assert!(!done.stdout.contains("hunter2"), "{}", done.stdout);
+    assert!(!done.stderr.contains("panicked"), "{}", done.stderr);
 }
 
 #[test]

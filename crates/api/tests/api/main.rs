@@ -4,6 +4,7 @@
 mod helpers;
 mod process;
 
+mod admin;
 mod cli;
 mod errors;
 mod faults;

@@ -1,4 +1,8 @@
-//! The command line: `authd` serves; `authd migrate`; `authd user create`.
+//! The command line: `authd` serves; `authd migrate`, `authd user ...`, `authd sessions
+//! revoke`, `authd keys ...`, `authd config check`.
+
+pub mod config_check;
+mod users;
 
 use std::io::{BufRead, IsTerminal};
 
@@ -41,11 +45,38 @@ pub enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Manage sessions.
+    Sessions {
+        #[command(subcommand)]
+        command: SessionsCommand,
+    },
     /// Manage signing keys.
     Keys {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Inspect the configuration.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SessionsCommand {
+    /// Revoke every session of a user: their refresh tokens stop working at once, and
+    /// their access tokens are refused by every replica within seconds.
+    Revoke {
+        #[arg(long = "user")]
+        username: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print the effective configuration (secrets masked) and every problem with it; try
+    /// the database. Exits non-zero when authd would not start.
+    Check,
 }
 
 #[derive(Debug, Subcommand)]
@@ -92,6 +123,19 @@ pub enum UserCommand {
         #[arg(long = "role")]
         roles: Vec<String>,
     },
+    /// List every user, one JSON object a line.
+    List,
+    /// Replace a user's roles (repeat `--role`; none clears them). Tokens carry the new
+    /// roles from the user's next login or refresh.
+    SetRoles {
+        username: String,
+        #[arg(long = "role")]
+        roles: Vec<String>,
+    },
+    /// Disable a user: every session is revoked and logins get 403 account_disabled.
+    Disable { username: String },
+    /// Enable a disabled user again.
+    Enable { username: String },
 }
 
 /// Commands that need no configuration at all.
@@ -129,11 +173,30 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             eprintln!("migrations applied ({})", store.kind());
             store.close().await;
         }
-        Command::User {
-            command: UserCommand::Create { username, roles },
+        Command::User { command } => manage_users(command, &settings).await?,
+        Command::Sessions {
+            command: SessionsCommand::Revoke { username },
         } => {
+            let store = open_store(&settings).await?;
+            let result = users::revoke_sessions(&store, &username).await;
+            store.close().await;
+            result?;
+        }
+        Command::Config {
+            command: ConfigCommand::Check,
+        } => {
+            // Handled before the settings are read (they may be what is wrong).
+            bail!("`authd config check` runs before the configuration is loaded");
+        }
+    }
+    Ok(())
+}
+
+async fn manage_users(command: UserCommand, settings: &Settings) -> anyhow::Result<()> {
+    match command {
+        UserCommand::Create { username, roles } => {
             let password = read_password()?;
-            let state = build_state(&settings).await?;
+            let state = build_state(settings).await?;
             let user = create_user(&state, &username, password, &roles)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -142,9 +205,27 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                 serde_json::to_string(&user).context("printing the user")?
             );
             state.store.close().await;
+            Ok(())
+        }
+        command => {
+            let store = open_store(settings).await?;
+            let result = match command {
+                UserCommand::List => users::list(&store).await,
+                UserCommand::SetRoles { username, roles } => {
+                    users::set_roles(&store, &username, roles).await
+                }
+                UserCommand::Disable { username } => {
+                    users::set_disabled(&store, &username, true).await
+                }
+                UserCommand::Enable { username } => {
+                    users::set_disabled(&store, &username, false).await
+                }
+                UserCommand::Create { .. } => unreachable!("handled above"),
+            };
+            store.close().await;
+            result
         }
     }
-    Ok(())
 }
 
 /// `keys generate` (a file), and `keys list`, `keys rotate`, `keys retire` (the shared key

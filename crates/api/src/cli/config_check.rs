@@ -1,0 +1,88 @@
+//! `authd config check`: the effective configuration with secrets masked, and every
+//! problem found, not just the first; the exit status says whether authd would start.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use secrecy::ExposeSecret;
+use user_store::{Store, StoreOptions};
+
+use crate::config::{ConfigError, Settings};
+
+/// Reads the configuration through `lookup`, collecting every bad key (each failing key
+/// is set aside and the rest read again), then tries the things a start needs: the data
+/// folder, the key file and the database. Prints a report; `Ok(false)` when anything is
+/// wrong.
+pub async fn check(lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<bool> {
+    let mut problems: Vec<String> = Vec::new();
+    let mut ignored: HashSet<&'static str> = HashSet::new();
+    let settings = loop {
+        match Settings::from_lookup(|key| {
+            if ignored.contains(key) {
+                None
+            } else {
+                lookup(key)
+            }
+        }) {
+            Ok(settings) => break settings,
+            Err(ConfigError { key, message }) => {
+                problems.push(format!("{key}: {message}"));
+                if !ignored.insert(key) {
+                    // The default itself is refused: nothing more to learn.
+                    return report(None, problems);
+                }
+            }
+        }
+    };
+    if let Err(e) = std::fs::create_dir_all(&settings.data_dir) {
+        problems.push(format!(
+            "DATA_DIR: cannot create {}: {e}",
+            settings.data_dir.display()
+        ));
+    }
+    if let Some(path) = &settings.jwt_private_key_file
+        && let Err(e) = std::fs::read(path)
+    {
+        problems.push(format!(
+            "JWT_PRIVATE_KEY_FILE: cannot read {}: {e}",
+            path.display()
+        ));
+    }
+    if problems.is_empty() {
+        // Connect and ask one question; nothing is migrated or written.
+        let options = StoreOptions {
+            max_connections: 1,
+            acquire_timeout: settings.database_timeout.min(Duration::from_secs(5)),
+        };
+        let reached = match Store::connect(settings.database_url.expose_secret(), &options).await {
+            Ok(store) => {
+                let answered = store.ping().await;
+                store.close().await;
+                answered
+            }
+            Err(e) => Err(e),
+        };
+        if let Err(e) = reached {
+            problems.push(format!("DATABASE_URL: cannot reach the database: {e:#}"));
+        }
+    }
+    report(Some(&settings), problems)
+}
+
+fn report(settings: Option<&Settings>, problems: Vec<String>) -> anyhow::Result<bool> {
+    if let Some(settings) = settings {
+        println!("effective configuration (bad values replaced by defaults):");
+        for (key, value) in settings.effective() {
+            println!("  {key}={value}");
+        }
+    }
+    if problems.is_empty() {
+        println!("no problems found");
+        return Ok(true);
+    }
+    println!("problems:");
+    for problem in &problems {
+        println!("  {problem}");
+    }
+    Ok(false)
+}

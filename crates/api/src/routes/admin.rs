@@ -1,0 +1,177 @@
+//! `/api/admin`: users and their sessions, for holders of the `admin` role.
+
+use std::sync::Arc;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::{HttpMessage, HttpResponse, web};
+use auth_core::Claims;
+use serde::{Deserialize, Serialize};
+use user_store::{RevocationReason, User, UserChange};
+use uuid::Uuid;
+
+use crate::error::ApiError;
+use crate::routes::JsonBody;
+use crate::state::AppState;
+
+/// The role that opens the admin scope.
+pub const ADMIN_ROLE: &str = "admin";
+
+/// Guards the admin scope, inside the bearer guard: a valid token without the role gets
+/// 403 with `error="insufficient_scope"` (RFC 6750 §3.1). Roles come from the token, which
+/// took them from the store when it was issued.
+pub async fn require_admin(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let is_admin = req
+        .extensions()
+        .get::<Arc<Claims>>()
+        .is_some_and(|claims| claims.has_role(ADMIN_ROLE));
+    if !is_admin {
+        return Err(ApiError::InsufficientScope.into());
+    }
+    next.call(req).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    limit: Option<String>,
+    after: Option<String>,
+}
+
+#[derive(Serialize)]
+struct UserList {
+    users: Vec<User>,
+    next: Option<Uuid>,
+}
+
+pub const DEFAULT_PAGE: u32 = 50;
+pub const MAX_PAGE: u32 = 200;
+
+/// `GET /api/admin/users?limit=&after=`: a page of users in creation order; `next` is the
+/// `after` of the following page, `null` on the last.
+#[tracing::instrument(skip_all)]
+pub async fn list_users(
+    state: web::Data<AppState>,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let limit = match query.limit.as_deref() {
+        None => DEFAULT_PAGE,
+        Some(raw) => raw
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=MAX_PAGE).contains(n))
+            .ok_or_else(|| {
+                ApiError::InvalidRequest(format!(
+                    "limit must be a whole number from 1 to {MAX_PAGE}"
+                ))
+            })?,
+    };
+    let after = match query.after.as_deref() {
+        None | Some("") => None,
+        Some(raw) => Some(raw.parse::<Uuid>().map_err(|_| {
+            ApiError::InvalidRequest("after must be a user id from a previous page".to_owned())
+        })?),
+    };
+    let page = state.store.list_users(after, limit).await?;
+    Ok(HttpResponse::Ok().json(UserList {
+        users: page.users,
+        next: page.next,
+    }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserPatch {
+    disabled: Option<bool>,
+    roles: Option<Vec<String>>,
+}
+
+pub const MAX_ROLES: usize = 32;
+pub const MAX_ROLE_CHARS: usize = 64;
+
+/// `PATCH /api/admin/users/{id}`: roles and the disabled flag. Disabling revokes every
+/// session of the user, access tokens included.
+#[tracing::instrument(skip_all, fields(user_id = %id))]
+pub async fn update_user(
+    state: web::Data<AppState>,
+    claims: web::ReqData<Arc<Claims>>,
+    id: web::Path<String>,
+    JsonBody(patch): JsonBody<UserPatch>,
+) -> Result<HttpResponse, ApiError> {
+    let id = user_id(&id)?;
+    if let Some(roles) = &patch.roles {
+        check_roles(roles)?;
+    }
+    let change = UserChange {
+        disabled: patch.disabled,
+        roles: patch.roles.map(|mut roles| {
+            roles.sort();
+            roles.dedup();
+            roles
+        }),
+    };
+    let (user, revoked) = state
+        .store
+        .update_user(id, &change)
+        .await?
+        .ok_or(ApiError::UserNotFound)?;
+    state.remember_revoked(&revoked);
+    tracing::info!(
+        admin = %claims.sub,
+        disabled = user.disabled,
+        sessions_revoked = revoked.len(),
+        "user updated by an admin"
+    );
+    Ok(HttpResponse::Ok().json(user))
+}
+
+/// `DELETE /api/admin/users/{id}/sessions`: revokes every session of the user.
+#[tracing::instrument(skip_all, fields(user_id = %id))]
+pub async fn revoke_sessions(
+    state: web::Data<AppState>,
+    claims: web::ReqData<Arc<Claims>>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = user_id(&id)?;
+    if state.store.find_user(id).await?.is_none() {
+        return Err(ApiError::UserNotFound);
+    }
+    let revoked = state
+        .store
+        .revoke_user_sessions(id, None, RevocationReason::Admin)
+        .await?;
+    state.remember_revoked(&revoked);
+    tracing::info!(admin = %claims.sub, sessions = revoked.len(), "sessions revoked by an admin");
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// A path id that is not a UUID names no user.
+fn user_id(raw: &str) -> Result<Uuid, ApiError> {
+    raw.parse().map_err(|_| ApiError::UserNotFound)
+}
+
+/// Roles are short names: 1 to 64 characters, no whitespace or control characters, at
+/// most 32 of them.
+pub fn check_roles(roles: &[String]) -> Result<(), ApiError> {
+    if roles.len() > MAX_ROLES {
+        return Err(ApiError::InvalidRequest(format!(
+            "a user can have at most {MAX_ROLES} roles"
+        )));
+    }
+    for role in roles {
+        let chars = role.chars().count();
+        if chars == 0
+            || chars > MAX_ROLE_CHARS
+            || role.chars().any(|c| c.is_whitespace() || c.is_control())
+        {
+            return Err(ApiError::InvalidRequest(format!(
+                "each role must be 1 to {MAX_ROLE_CHARS} characters without spaces or control characters"
+            )));
+        }
+    }
+    Ok(())
+}

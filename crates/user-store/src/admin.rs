@@ -1,0 +1,100 @@
+//! What operators do to users: list them a page at a time, change roles, disable and
+//! enable (disabling revokes every session in the same transaction).
+
+use sqlx::types::Json;
+use uuid::Uuid;
+
+use crate::error::DbResultExt;
+use crate::sessions::{REVOKE_USER_SESSIONS, RevocationReason};
+use crate::store::{begin_write, on_pool};
+use crate::{Store, StoreError, Timestamp, User};
+
+/// A change to a user; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct UserChange {
+    pub disabled: Option<bool>,
+    pub roles: Option<Vec<String>>,
+}
+
+/// One page of users in id order (ids are UUID v7, so that is creation order).
+#[derive(Debug)]
+pub struct UserPage {
+    pub users: Vec<User>,
+    /// The id to pass as `after` for the next page; `None` on the last page.
+    pub next: Option<Uuid>,
+}
+
+impl Store {
+    /// Up to `limit` users with an id greater than `after` (from the start when `None`).
+    #[tracing::instrument(skip_all, fields(limit))]
+    pub async fn list_users(
+        &self,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<UserPage, StoreError> {
+        const SQL: &str = "SELECT id, username, roles, disabled, created_at FROM users \
+                           WHERE id > $1 ORDER BY id LIMIT $2";
+        // One more than asked: whether it comes tells if there is a next page.
+        let mut users = on_pool!(self, pool => sqlx::query_as::<_, User>(SQL)
+            .bind(after.unwrap_or(Uuid::nil()))
+            .bind(i64::from(limit) + 1)
+            .fetch_all(pool)
+            .await
+            .db("list users"))?;
+        let more = users.len() > limit as usize;
+        users.truncate(limit as usize);
+        let next = if more {
+            users.last().map(|u| u.id)
+        } else {
+            None
+        };
+        Ok(UserPage { users, next })
+    }
+
+    /// Applies `change` to the user `id` in one transaction; disabling also revokes every
+    /// live session of the user. Returns the user as it now is and the sessions revoked,
+    /// or `None` when there is no such user.
+    #[tracing::instrument(skip_all, fields(user_id = %id))]
+    pub async fn update_user(
+        &self,
+        id: Uuid,
+        change: &UserChange,
+    ) -> Result<Option<(User, Vec<Uuid>)>, StoreError> {
+        const UPDATE: &str = "UPDATE users SET \
+                                  disabled = COALESCE($1, disabled), \
+                                  roles = COALESCE($2, roles), \
+                                  updated_at = $3 \
+                              WHERE id = $4 \
+                              RETURNING id, username, roles, disabled, created_at";
+        let now = Timestamp::now();
+        let roles = change.roles.clone().map(Json);
+        on_pool!(self, pool => {
+            let mut tx = begin_write(pool).await?;
+            let Some(user) = sqlx::query_as::<_, User>(UPDATE)
+                .bind(change.disabled)
+                .bind(roles)
+                .bind(now)
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await
+                .db("update user")?
+            else {
+                return Ok(None);
+            };
+            let revoked = if change.disabled == Some(true) {
+                sqlx::query_scalar::<_, Uuid>(REVOKE_USER_SESSIONS)
+                    .bind(now)
+                    .bind(RevocationReason::UserDisabled.as_str())
+                    .bind(id)
+                    .bind(Uuid::nil())
+                    .fetch_all(&mut *tx)
+                    .await
+                    .db("revoke sessions of a disabled user")?
+            } else {
+                Vec::new()
+            };
+            tx.commit().await.db("commit user change")?;
+            Ok(Some((user, revoked)))
+        })
+    }
+}

@@ -65,6 +65,8 @@ pub struct Settings {
     pub request_timeout: Duration,
     /// Open connections at most, over all workers.
     pub max_connections: usize,
+    /// How long in-flight requests may take to finish after SIGTERM or SIGINT.
+    pub shutdown_timeout: Duration,
     pub database_max_connections: u32,
     pub database_timeout: Duration,
     pub revocation_poll_interval: Duration,
@@ -160,6 +162,7 @@ impl Settings {
             request_body_timeout: duration(&get, "REQUEST_BODY_TIMEOUT", 10)?,
             request_timeout: duration(&get, "REQUEST_TIMEOUT", 30)?,
             max_connections: parse(&get, "MAX_CONNECTIONS", 10_000, positive)?,
+            shutdown_timeout: duration(&get, "SHUTDOWN_TIMEOUT", 30)?,
             database_max_connections: parse(&get, "DATABASE_MAX_CONNECTIONS", 10, positive)?,
             database_timeout: duration(&get, "DATABASE_TIMEOUT", 5)?,
             revocation_poll_interval: duration(&get, "REVOCATION_POLL_INTERVAL", 1)?,
@@ -236,6 +239,7 @@ impl Settings {
             request_body_timeout,
             request_timeout,
             max_connections,
+            shutdown_timeout,
             database_max_connections,
             database_timeout,
             revocation_poll_interval,
@@ -304,6 +308,7 @@ impl Settings {
             ("REQUEST_BODY_TIMEOUT", secs(request_body_timeout)),
             ("REQUEST_TIMEOUT", secs(request_timeout)),
             ("MAX_CONNECTIONS", max_connections.to_string()),
+            ("SHUTDOWN_TIMEOUT", secs(shutdown_timeout)),
             (
                 "DATABASE_MAX_CONNECTIONS",
                 database_max_connections.to_string(),

@@ -4,8 +4,8 @@
 use std::net::TcpListener;
 use std::time::Duration;
 
-use actix_web::dev::Server;
 use actix_web::dev::Service;
+use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::{ErrorHandlers, from_fn};
 use actix_web::{App, HttpServer, web};
 use actix_web_httpauth::middleware::HttpAuthentication;
@@ -32,6 +32,7 @@ use crate::telemetry::RequestSpan;
 pub struct Application {
     port: u16,
     server: Server,
+    store: Store,
     /// The revocation feed and, for asymmetric keys, the key reload.
     background: Vec<JoinHandle<()>>,
 }
@@ -69,6 +70,7 @@ impl Application {
             ));
         }
 
+        let store = state.store.clone();
         let state = web::Data::new(state);
         let body_limit = settings.request_body_limit;
         let request_timeout = settings.request_timeout;
@@ -98,6 +100,9 @@ impl Application {
         .keep_alive(settings.request_header_timeout)
         .client_disconnect_timeout(Duration::from_secs(1))
         .max_connections(settings.max_connections.div_ceil(workers).max(1))
+        // Signals are the binary's business (`cli`): a test process keeps its own.
+        .disable_signals()
+        .shutdown_timeout(settings.shutdown_timeout.as_secs())
         .listen(listener)
         .context("starting the HTTP server")?
         .run();
@@ -105,6 +110,7 @@ impl Application {
         Ok(Self {
             port,
             server,
+            store,
             background,
         })
     }
@@ -113,11 +119,19 @@ impl Application {
         self.port
     }
 
+    /// What stops the server: `stop(true)` stops accepting at once and lets the requests
+    /// in flight finish within `SHUTDOWN_TIMEOUT`.
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until stopped, then stops the background tasks and closes the pool.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
         for task in self.background {
             task.abort();
         }
+        self.store.close().await;
         result
     }
 }

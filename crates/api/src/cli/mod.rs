@@ -162,12 +162,7 @@ fn generate_key(alg: Algorithm, out: Option<&std::path::Path>) -> anyhow::Result
 pub async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
     match command {
         Command::Keys { command } => manage_keys(command, &settings).await?,
-        Command::Serve => {
-            Application::build(settings)
-                .await?
-                .run_until_stopped()
-                .await?
-        }
+        Command::Serve => serve(settings).await?,
         Command::Migrate => {
             let store = open_store(&settings).await?;
             eprintln!("migrations applied ({})", store.kind());
@@ -190,6 +185,34 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Serves until SIGTERM or SIGINT, then shuts down gracefully: no new connections, the
+/// requests in flight finish (within `SHUTDOWN_TIMEOUT`), the pool is closed.
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let app = Application::build(settings).await?;
+    let server = app.handle();
+    let signals = tokio::spawn(async move {
+        let signal = shutdown_signal().await;
+        tracing::info!(signal, "shutting down: finishing the requests in flight");
+        server.stop(true).await;
+    });
+    let served = app.run_until_stopped().await;
+    signals.abort();
+    served?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// The first of SIGTERM (what orchestrators send) and SIGINT (Ctrl-C).
+async fn shutdown_signal() -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).ok();
+    let mut int = signal(SignalKind::interrupt()).ok();
+    tokio::select! {
+        _ = async { match term.as_mut() { Some(s) => { s.recv().await; } None => std::future::pending().await } } => "SIGTERM",
+        _ = async { match int.as_mut() { Some(s) => { s.recv().await; } None => std::future::pending().await } } => "SIGINT",
+    }
 }
 
 async fn manage_users(command: UserCommand, settings: &Settings) -> anyhow::Result<()> {

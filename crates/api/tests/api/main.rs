@@ -19,5 +19,6 @@ mod register;
 mod remote_verifier;
 mod replicas;
 mod rotation;
+mod shutdown;
 mod slow_clients;
 mod throttle;

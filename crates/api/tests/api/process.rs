@@ -190,6 +190,30 @@ impl Server {
         self.log.lock().unwrap().clone()
     }
 
+    /// Sends a signal (`TERM`, `INT`) as an orchestrator or a terminal would.
+    pub fn signal(&self, name: &str) {
+        let sent = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("run kill");
+        assert!(sent.success(), "kill -{name}");
+    }
+
+    /// Waits (bounded) for the process to exit by itself; `None` if it has not.
+    pub async fn exited_within(&mut self, limit: Duration) -> Option<ExitStatus> {
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return Some(status);
+            }
+            if std::time::Instant::now() >= deadline {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// SIGKILL: no shutdown, no flush; what was acknowledged must already be durable.
     pub fn kill9(&mut self) {
         let _ = self.child.kill();

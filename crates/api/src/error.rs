@@ -81,9 +81,12 @@ pub enum TokenProblem {
     UnknownUser,
 }
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
+/// Every error, at every status (RFC 6749 §5.2 shape).
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorBody<'a> {
+    /// A code such as `invalid_request`, `invalid_token`, `unavailable`.
     error: &'a str,
+    /// One human sentence.
     error_description: String,
 }
 

@@ -24,6 +24,7 @@ use crate::auth::validate_bearer;
 use crate::config::Settings;
 use crate::error::{ApiError, render_non_json_errors};
 use crate::keyring::{KeyRing, spawn_key_reload};
+use crate::openapi::{self, OpenApiJson};
 use crate::routes::{admin, auth, health, login, me};
 use crate::signing::{ensure_data_dir, load_key_set};
 use crate::state::AppState;
@@ -72,6 +73,8 @@ impl Application {
 
         let store = state.store.clone();
         let state = web::Data::new(state);
+        let openapi =
+            web::Data::new(OpenApiJson::render().context("rendering the OpenAPI document")?);
         let body_limit = settings.request_body_limit;
         let request_timeout = settings.request_timeout;
         let workers = settings.http_workers;
@@ -88,6 +91,7 @@ impl Application {
                 .wrap(ErrorHandlers::new().default_handler(render_non_json_errors))
                 .wrap(TracingLogger::<RequestSpan>::new())
                 .app_data(state.clone())
+                .app_data(openapi.clone())
                 .app_data(web::PayloadConfig::new(body_limit))
                 .configure(routes)
         })
@@ -219,6 +223,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
     .service(web::resource("/.well-known/jwks.json").route(web::get().to(health::jwks)))
     .service(web::resource("/healthz").route(web::get().to(health::healthz)))
     .service(web::resource("/readyz").route(web::get().to(health::readyz)))
+    .service(web::resource("/openapi.json").route(web::get().to(openapi::openapi_json)))
     .default_service(web::to(|| async {
         Err::<actix_web::HttpResponse, _>(ApiError::NotFound)
     }));

@@ -7,13 +7,17 @@ use crate::store::on_pool;
 use crate::{Store, StoreError, Timestamp, Username};
 
 /// A user as the API shows it: never a hash.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct User {
     pub id: Uuid,
+    /// As entered, trimmed and NFKC-normalised.
     pub username: String,
     #[serde(serialize_with = "roles_as_array")]
+    #[schema(value_type = Vec<String>)]
     pub roles: Json<Vec<String>>,
     pub disabled: bool,
+    /// RFC 3339, UTC.
+    #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
 }
 

@@ -55,6 +55,8 @@ pub enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Print the OpenAPI 3 document of the HTTP API (what `GET /openapi.json` serves).
+    Openapi,
     /// Inspect the configuration.
     Config {
         #[command(subcommand)]
@@ -144,6 +146,10 @@ pub fn run_without_settings(command: &Command) -> Option<anyhow::Result<()>> {
         Command::Keys {
             command: KeysCommand::Generate { alg, out },
         } => Some(generate_key(*alg, out.as_deref())),
+        Command::Openapi => Some(crate::openapi::OpenApiJson::render().and_then(|document| {
+            use std::io::Write;
+            writeln!(std::io::stdout().lock(), "{}", document.0).context("writing to stdout")
+        })),
         _ => None,
     }
 }
@@ -177,11 +183,12 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             store.close().await;
             result?;
         }
-        Command::Config {
+        Command::Openapi
+        | Command::Config {
             command: ConfigCommand::Check,
         } => {
             // Handled before the settings are read (they may be what is wrong).
-            bail!("`authd config check` runs before the configuration is loaded");
+            bail!("this command runs before the configuration is loaded");
         }
     }
     Ok(())

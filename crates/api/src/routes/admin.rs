@@ -9,9 +9,10 @@ use actix_web::{HttpMessage, HttpResponse, web};
 use auth_core::Claims;
 use serde::{Deserialize, Serialize};
 use user_store::{RevocationReason, User, UserChange};
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::routes::JsonBody;
 use crate::state::AppState;
 
@@ -35,15 +36,21 @@ pub async fn require_admin(
     next.call(req).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    /// Users per page, 1 to 200 (default 50).
+    #[param(value_type = Option<u32>)]
     limit: Option<String>,
+    /// The `next` of the previous page.
+    #[param(value_type = Option<String>, format = Uuid)]
     after: Option<String>,
 }
 
-#[derive(Serialize)]
-struct UserList {
+/// A page of users; `next` is the `after` of the following page, `null` on the last.
+#[derive(Serialize, ToSchema)]
+pub struct UserList {
     users: Vec<User>,
     next: Option<Uuid>,
 }
@@ -53,6 +60,14 @@ pub const MAX_PAGE: u32 = 200;
 
 /// `GET /api/admin/users?limit=&after=`: a page of users in creation order; `next` is the
 /// `after` of the following page, `null` on the last.
+#[utoipa::path(get, path = "/api/admin/users", tag = "admin", params(ListQuery),
+    security(("bearer" = ["admin"])),
+    responses(
+        (status = 200, description = "A page of users", body = UserList),
+        (status = 400, description = "`invalid_request`: a bad `limit` or `after`", body = ErrorBody),
+        (status = 401, description = "`invalid_token`", body = ErrorBody),
+        (status = 403, description = "`insufficient_scope`: the token lacks the admin role", body = ErrorBody),
+    ))]
 #[tracing::instrument(skip_all)]
 pub async fn list_users(
     state: web::Data<AppState>,
@@ -83,7 +98,8 @@ pub async fn list_users(
     }))
 }
 
-#[derive(Deserialize)]
+/// What to change; absent fields stay as they are.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserPatch {
     disabled: Option<bool>,
@@ -95,6 +111,16 @@ pub const MAX_ROLE_CHARS: usize = 64;
 
 /// `PATCH /api/admin/users/{id}`: roles and the disabled flag. Disabling revokes every
 /// session of the user, access tokens included.
+#[utoipa::path(patch, path = "/api/admin/users/{id}", tag = "admin", request_body = UserPatch,
+    params(("id" = Uuid, Path, description = "The user's id")),
+    security(("bearer" = ["admin"])),
+    responses(
+        (status = 200, description = "The user as it now is", body = User),
+        (status = 400, description = "`invalid_request`", body = ErrorBody),
+        (status = 401, description = "`invalid_token`", body = ErrorBody),
+        (status = 403, description = "`insufficient_scope`", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such user", body = ErrorBody),
+    ))]
 #[tracing::instrument(skip_all, fields(user_id = %id))]
 pub async fn update_user(
     state: web::Data<AppState>,
@@ -130,6 +156,15 @@ pub async fn update_user(
 }
 
 /// `DELETE /api/admin/users/{id}/sessions`: revokes every session of the user.
+#[utoipa::path(delete, path = "/api/admin/users/{id}/sessions", tag = "admin",
+    params(("id" = Uuid, Path, description = "The user's id")),
+    security(("bearer" = ["admin"])),
+    responses(
+        (status = 204, description = "Every session of the user is revoked"),
+        (status = 401, description = "`invalid_token`", body = ErrorBody),
+        (status = 403, description = "`insufficient_scope`", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such user", body = ErrorBody),
+    ))]
 #[tracing::instrument(skip_all, fields(user_id = %id))]
 pub async fn revoke_sessions(
     state: web::Data<AppState>,

@@ -8,21 +8,25 @@ use auth_core::{Claims, PresentedRefreshToken, RefreshSecret, TokenSubject};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use user_store::{RevocationReason, Rotation, User, Username, check_password_strength};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::routes::{Body, JsonBody, is_blank, parse_json_object};
 use crate::state::AppState;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct Credentials {
+    /// 3 to 64 characters; compared case-insensitively after NFKC.
     pub username: String,
+    /// 8 to 128 characters; on registration, rated by a strength estimate.
+    #[schema(value_type = String, format = Password)]
     pub password: SecretString,
 }
 
 /// The token response (RFC 6749 §5.1), never cached.
-#[derive(Serialize)]
-struct TokenPair {
+#[derive(Serialize, ToSchema)]
+pub struct TokenPair {
     access_token: String,
     token_type: &'static str,
     expires_in: i64,
@@ -30,6 +34,16 @@ struct TokenPair {
     refresh_expires_in: u64,
 }
 
+/// Creates a user.
+#[utoipa::path(post, path = "/auth/register", tag = "auth", request_body = Credentials,
+    responses(
+        (status = 201, description = "The new user", body = User),
+        (status = 400, description = "`invalid_request`, `invalid_username` or `weak_password`", body = ErrorBody),
+        (status = 403, description = "`signup_disabled`", body = ErrorBody),
+        (status = 409, description = "`username_taken`", body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
+        (status = 503, description = "`unavailable`: retry after `Retry-After`", body = ErrorBody),
+    ))]
 #[tracing::instrument(skip_all)]
 pub async fn register(
     state: web::Data<AppState>,
@@ -60,11 +74,21 @@ pub async fn create_user(
     Ok(user)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct RefreshRequest {
+    #[schema(value_type = String)]
     refresh_token: SecretString,
 }
 
+/// Trades a refresh token for a new pair; the presented token is spent (rotation with
+/// reuse detection).
+#[utoipa::path(post, path = "/auth/refresh", tag = "auth", request_body = RefreshRequest,
+    responses(
+        (status = 200, description = "A new token pair", body = TokenPair),
+        (status = 400, description = "`invalid_request`", body = ErrorBody),
+        (status = 401, description = "`invalid_grant`: unknown, expired, revoked or reused", body = ErrorBody),
+        (status = 503, description = "`unavailable`", body = ErrorBody),
+    ))]
 #[tracing::instrument(skip_all)]
 pub async fn refresh(
     state: web::Data<AppState>,
@@ -99,21 +123,32 @@ pub async fn refresh(
     }
 }
 
-#[derive(Deserialize, Default)]
+/// Which sessions a logout ends: this one, all of the user's, or all but this one.
+#[derive(Deserialize, Default, ToSchema)]
 #[serde(rename_all = "lowercase")]
-enum LogoutScope {
+pub enum LogoutScope {
     #[default]
     Local,
     Global,
     Others,
 }
 
-#[derive(Deserialize, Default)]
-struct LogoutRequest {
+#[derive(Deserialize, Default, ToSchema)]
+pub struct LogoutRequest {
     #[serde(default)]
     scope: LogoutScope,
 }
 
+/// Ends this session (`local`, the default), every session of the user (`global`), or
+/// every other one (`others`); their access tokens stop working too.
+#[utoipa::path(post, path = "/auth/logout", tag = "auth", request_body(content = Option<LogoutRequest>, description = "Optional; an empty body means `local`"),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Logged out"),
+        (status = 400, description = "`invalid_request`", body = ErrorBody),
+        (status = 401, description = "`invalid_token`", body = ErrorBody),
+        (status = 503, description = "`unavailable`", body = ErrorBody),
+    ))]
 #[tracing::instrument(skip_all)]
 pub async fn logout(
     state: web::Data<AppState>,

@@ -3,15 +3,29 @@
 use actix_web::{HttpResponse, web};
 use serde_json::json;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 
+/// `{"status": "ok"}`.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Status {
+    #[schema(example = "ok")]
+    status: &'static str,
+}
+
 /// The process is alive (no dependency checked).
+#[utoipa::path(get, path = "/healthz", tag = "operations",
+    responses((status = 200, description = "Alive", body = Status)))]
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "ok"}))
 }
 
 /// Ready when the database answers.
+#[utoipa::path(get, path = "/readyz", tag = "operations",
+    responses(
+        (status = 200, description = "The database answers", body = Status),
+        (status = 503, description = "`unavailable`", body = ErrorBody),
+    ))]
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     match state.store.ping().await {
         Ok(()) => Ok(HttpResponse::Ok().json(json!({"status": "ok"}))),
@@ -22,8 +36,17 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
     }
 }
 
+/// A JWK Set (RFC 7517 §5): public keys only.
+#[derive(utoipa::ToSchema)]
+pub struct Jwks {
+    #[schema(value_type = Vec<Object>)]
+    pub keys: Vec<serde_json::Value>,
+}
+
 /// The public verification keys (RFC 7517 §5). HS256 has none to publish: its key is a
 /// shared secret. Cached briefly by clients: a new key is announced before it signs.
+#[utoipa::path(get, path = "/.well-known/jwks.json", tag = "operations",
+    responses((status = 200, description = "The public keys that verify access tokens; empty for HS256", body = Jwks)))]
 pub async fn jwks(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header(("Cache-Control", "public, max-age=300"))

@@ -8,11 +8,25 @@ use base64::engine::general_purpose::STANDARD;
 use secrecy::SecretString;
 use user_store::{ThrottleKey, ThrottlePolicy, Timestamp, Username};
 
-use crate::error::ApiError;
-use crate::routes::auth::{Credentials, new_refresh_secret, token_response};
+use crate::error::{ApiError, ErrorBody};
+use crate::routes::auth::{Credentials, TokenPair, new_refresh_secret, token_response};
 use crate::routes::{Body, is_blank, parse_json_object};
 use crate::state::AppState;
 
+/// Checks a username and password (a JSON body, or HTTP Basic with an empty body) and
+/// opens a session.
+#[utoipa::path(post, path = "/auth/login", tag = "auth",
+    request_body(content = Option<Credentials>, description = "Or HTTP Basic credentials with an empty body"),
+    security((), ("basic" = [])),
+    responses(
+        (status = 200, description = "A token pair (`Cache-Control: no-store`)", body = TokenPair),
+        (status = 400, description = "`invalid_request`", body = ErrorBody),
+        (status = 401, description = "`invalid_credentials`: unknown user or wrong password alike", body = ErrorBody),
+        (status = 403, description = "`account_disabled`", body = ErrorBody),
+        (status = 429, description = "`too_many_attempts`; see `Retry-After`", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 503, description = "`unavailable`: busy or no database; see `Retry-After`", body = ErrorBody),
+    ))]
 #[tracing::instrument(skip_all)]
 pub async fn login(
     state: web::Data<AppState>,

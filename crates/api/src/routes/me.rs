@@ -6,15 +6,18 @@ use actix_web::{HttpResponse, web};
 use auth_core::Claims;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
+use user_store::User;
 use user_store::check_password_strength;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::error::{ApiError, TokenProblem};
+use crate::error::{ApiError, ErrorBody, TokenProblem};
 use crate::routes::JsonBody;
 use crate::state::AppState;
 
-#[derive(Serialize)]
-struct SessionView<'a> {
+/// The verified claims of the presented access token.
+#[derive(Serialize, ToSchema)]
+pub struct SessionView<'a> {
     sub: Uuid,
     sid: Uuid,
     username: &'a str,
@@ -25,6 +28,11 @@ struct SessionView<'a> {
 }
 
 /// The verified claims, straight from the token: no database read.
+#[utoipa::path(get, path = "/api/session", tag = "api", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The token's claims", body = SessionView),
+        (status = 401, description = "`invalid_token`", body = ErrorBody),
+    ))]
 pub async fn session(claims: web::ReqData<Arc<Claims>>) -> HttpResponse {
     HttpResponse::Ok().json(SessionView {
         sub: claims.sub,
@@ -37,6 +45,13 @@ pub async fn session(claims: web::ReqData<Arc<Claims>>) -> HttpResponse {
     })
 }
 
+/// The caller's user, from the store.
+#[utoipa::path(get, path = "/api/me", tag = "api", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The user", body = User),
+        (status = 401, description = "`invalid_token`", body = ErrorBody),
+        (status = 503, description = "`unavailable`", body = ErrorBody),
+    ))]
 #[tracing::instrument(skip_all, fields(user_id = %claims.sub))]
 pub async fn me(
     state: web::Data<AppState>,
@@ -50,13 +65,23 @@ pub async fn me(
     Ok(HttpResponse::Ok().json(user))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct PasswordChange {
+    #[schema(value_type = String, format = Password)]
     current_password: SecretString,
+    #[schema(value_type = String, format = Password)]
     new_password: SecretString,
 }
 
 /// Changes the password and revokes every session of the user, this one included.
+#[utoipa::path(put, path = "/api/me/password", tag = "api", request_body = PasswordChange,
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Changed; every session of the user is revoked"),
+        (status = 400, description = "`invalid_request` or `weak_password`", body = ErrorBody),
+        (status = 401, description = "`invalid_token`, or `invalid_credentials` for a wrong current password", body = ErrorBody),
+        (status = 503, description = "`unavailable`", body = ErrorBody),
+    ))]
 #[tracing::instrument(skip_all, fields(user_id = %claims.sub))]
 pub async fn change_password(
     state: web::Data<AppState>,

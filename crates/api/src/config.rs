@@ -65,6 +65,8 @@ pub struct Settings {
     pub request_timeout: Duration,
     /// Open connections at most, over all workers.
     pub max_connections: usize,
+    /// Where `GET /metrics` is served: `None`, on the main listener; else only here.
+    pub metrics_addr: Option<String>,
     /// How long in-flight requests may take to finish after SIGTERM or SIGINT.
     pub shutdown_timeout: Duration,
     pub database_max_connections: u32,
@@ -163,6 +165,7 @@ impl Settings {
             request_timeout: duration(&get, "REQUEST_TIMEOUT", 30)?,
             max_connections: parse(&get, "MAX_CONNECTIONS", 10_000, positive)?,
             shutdown_timeout: duration(&get, "SHUTDOWN_TIMEOUT", 30)?,
+            metrics_addr: get("METRICS_ADDR"),
             database_max_connections: parse(&get, "DATABASE_MAX_CONNECTIONS", 10, positive)?,
             database_timeout: duration(&get, "DATABASE_TIMEOUT", 5)?,
             revocation_poll_interval: duration(&get, "REVOCATION_POLL_INTERVAL", 1)?,
@@ -240,6 +243,7 @@ impl Settings {
             request_timeout,
             max_connections,
             shutdown_timeout,
+            metrics_addr,
             database_max_connections,
             database_timeout,
             revocation_poll_interval,
@@ -309,6 +313,12 @@ impl Settings {
             ("REQUEST_TIMEOUT", secs(request_timeout)),
             ("MAX_CONNECTIONS", max_connections.to_string()),
             ("SHUTDOWN_TIMEOUT", secs(shutdown_timeout)),
+            (
+                "METRICS_ADDR",
+                metrics_addr
+                    .clone()
+                    .unwrap_or_else(|| "(the main listener)".to_owned()),
+            ),
             (
                 "DATABASE_MAX_CONNECTIONS",
                 database_max_connections.to_string(),

@@ -7,6 +7,7 @@ pub mod client_address;
 pub mod config;
 pub mod error;
 pub mod keyring;
+pub mod metrics;
 pub mod openapi;
 pub mod routes;
 pub mod signing;

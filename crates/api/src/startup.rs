@@ -24,6 +24,7 @@ use crate::auth::validate_bearer;
 use crate::config::Settings;
 use crate::error::{ApiError, render_non_json_errors};
 use crate::keyring::{KeyRing, spawn_key_reload};
+use crate::metrics::{self, Metrics, observe};
 use crate::openapi::{self, OpenApiJson};
 use crate::routes::{admin, auth, health, login, me};
 use crate::signing::{ensure_data_dir, load_key_set};
@@ -33,6 +34,8 @@ use crate::telemetry::RequestSpan;
 pub struct Application {
     port: u16,
     server: Server,
+    /// `/metrics` on `METRICS_ADDR`, when that is set.
+    metrics_server: Option<(u16, Server)>,
     store: Store,
     /// The revocation feed and, for asymmetric keys, the key reload.
     background: Vec<JoinHandle<()>>,
@@ -47,6 +50,13 @@ impl Application {
         let listener = TcpListener::bind(&settings.bind_addr).with_context(|| {
             format!("invalid BIND_ADDR: cannot listen on {}", settings.bind_addr)
         })?;
+        let metrics_listener = match &settings.metrics_addr {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .with_context(|| format!("invalid METRICS_ADDR: cannot listen on {addr}"))?,
+            ),
+            None => None,
+        };
         let port = listener
             .local_addr()
             .context("reading the bound address")?
@@ -78,6 +88,11 @@ impl Application {
         let body_limit = settings.request_body_limit;
         let request_timeout = settings.request_timeout;
         let workers = settings.http_workers;
+        let metrics_here = metrics_listener.is_none();
+        let metrics_server = match metrics_listener {
+            Some(listener) => Some(metrics_server(listener, state.clone())?),
+            None => None,
+        };
         let server = HttpServer::new(move || {
             App::new()
                 .wrap_fn(move |req, service| {
@@ -89,10 +104,18 @@ impl Application {
                     }
                 })
                 .wrap(ErrorHandlers::new().default_handler(render_non_json_errors))
+                .wrap(from_fn(observe))
                 .wrap(TracingLogger::<RequestSpan>::new())
                 .app_data(state.clone())
                 .app_data(openapi.clone())
                 .app_data(web::PayloadConfig::new(body_limit))
+                .configure(|cfg| {
+                    if metrics_here {
+                        cfg.service(
+                            web::resource("/metrics").route(web::get().to(metrics::metrics)),
+                        );
+                    }
+                })
                 .configure(routes)
         })
         .workers(workers)
@@ -114,6 +137,7 @@ impl Application {
         Ok(Self {
             port,
             server,
+            metrics_server,
             store,
             background,
         })
@@ -129,15 +153,55 @@ impl Application {
         self.server.handle()
     }
 
-    /// Serves until stopped, then stops the background tasks and closes the pool.
+    /// The port of the separate metrics listener, when `METRICS_ADDR` is set.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics_server.as_ref().map(|(port, _)| *port)
+    }
+
+    /// Serves until stopped, then stops the metrics listener and the background tasks, and
+    /// closes the pool.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let metrics = self.metrics_server.map(|(_, server)| {
+            let handle = server.handle();
+            (handle, tokio::spawn(server))
+        });
         let result = self.server.await;
+        if let Some((handle, task)) = metrics {
+            handle.stop(true).await;
+            let _ = task.await;
+        }
         for task in self.background {
             task.abort();
         }
         self.store.close().await;
         result
     }
+}
+
+/// `GET /metrics` alone, on its own listener (one worker): kept off the public port.
+fn metrics_server(
+    listener: TcpListener,
+    state: web::Data<AppState>,
+) -> anyhow::Result<(u16, Server)> {
+    let port = listener
+        .local_addr()
+        .context("reading the metrics address")?
+        .port();
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .service(web::resource("/metrics").route(web::get().to(metrics::metrics)))
+            .default_service(web::to(|| async {
+                Err::<actix_web::HttpResponse, _>(ApiError::NotFound)
+            }))
+    })
+    .workers(1)
+    .disable_signals()
+    .listen(listener)
+    .context("starting the metrics server")?
+    .run();
+    tracing::info!(port, "metrics listening");
+    Ok((port, server))
 }
 
 /// Everything the handlers share. Also used by the CLI, which needs the store and hasher.
@@ -172,6 +236,7 @@ pub async fn build_state(settings: &Settings) -> anyhow::Result<AppState> {
         trusted_proxies: settings.trusted_proxies.clone(),
         request_body_timeout: settings.request_body_timeout,
         revocation_retention: settings.token_retention(),
+        metrics: Metrics::new().context("setting up metrics")?,
     })
 }
 

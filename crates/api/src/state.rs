@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use crate::client_address::TrustedProxies;
 use crate::keyring::KeyRing;
+use crate::metrics::Metrics;
 
 /// What every handler shares, passed as `web::Data<AppState>` (no globals).
 pub struct AppState {
@@ -30,6 +31,7 @@ pub struct AppState {
     /// How long a revoked session must stay in the revoked set: the longest an access
     /// token lives, plus the verification leeway.
     pub revocation_retention: Duration,
+    pub metrics: Metrics,
 }
 
 impl AppState {

@@ -30,6 +30,36 @@ pub fn init(format: Option<LogFormat>) {
     };
 }
 
+/// The id of a request, as logged and echoed in `X-Request-Id`: the caller's own when it
+/// sent a plausible one (a proxy's, so logs correlate), else a fresh UUID.
+#[derive(Clone)]
+pub struct RequestIdValue(pub String);
+
+impl RequestIdValue {
+    fn for_request(request: &ServiceRequest) -> Self {
+        let inbound = request
+            .headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| {
+                !v.is_empty()
+                    && v.len() <= 128
+                    && v.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+            });
+        match inbound {
+            Some(id) => Self(id.to_owned()),
+            None => Self(
+                request
+                    .extensions()
+                    .get::<RequestId>()
+                    .map(ToString::to_string)
+                    .unwrap_or_default(),
+            ),
+        }
+    }
+}
+
 /// The span of each request, for `TracingLogger`: method, route, path and request id.
 ///
 /// Unlike tracing-actix-web's default it records the path without the query string (and
@@ -39,11 +69,9 @@ pub struct RequestSpan;
 
 impl RootSpanBuilder for RequestSpan {
     fn on_request_start(request: &ServiceRequest) -> Span {
-        let request_id = request
-            .extensions()
-            .get::<RequestId>()
-            .map(ToString::to_string)
-            .unwrap_or_default();
+        let request_id = RequestIdValue::for_request(request);
+        request.extensions_mut().insert(request_id.clone());
+        let request_id = request_id.0;
         tracing::info_span!(
             "HTTP request",
             http.method = %request.method(),

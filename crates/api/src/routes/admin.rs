@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use actix_web::body::MessageBody;
+use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{HttpMessage, HttpResponse, web};
@@ -24,16 +24,17 @@ pub const ADMIN_ROLE: &str = "admin";
 /// took them from the store when it was issued.
 pub async fn require_admin(
     req: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let is_admin = req
         .extensions()
         .get::<Arc<Claims>>()
         .is_some_and(|claims| claims.has_role(ADMIN_ROLE));
     if !is_admin {
-        return Err(ApiError::InsufficientScope.into());
+        // A response rather than an error, so outer middleware sees it like any other.
+        return Ok(req.error_response(ApiError::InsufficientScope));
     }
-    next.call(req).await
+    Ok(next.call(req).await?.map_into_boxed_body())
 }
 
 #[derive(Deserialize, IntoParams)]

@@ -12,6 +12,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::error::{ApiError, ErrorBody};
+use crate::metrics::RefreshOutcome;
 use crate::routes::{Body, JsonBody, is_blank, parse_json_object};
 use crate::state::AppState;
 
@@ -97,6 +98,7 @@ pub async fn refresh(
     use secrecy::ExposeSecret;
     const INVALID: &str = "the refresh token is invalid, expired or revoked";
     let Some(presented) = PresentedRefreshToken::parse(body.refresh_token.expose_secret()) else {
+        state.metrics.refresh(RefreshOutcome::Invalid);
         return Err(ApiError::InvalidGrant(INVALID));
     };
     let (refresh_token, next) = new_refresh_secret()?;
@@ -111,15 +113,20 @@ pub async fn refresh(
         .await?;
     match rotation {
         Rotation::Rotated { session_id, user } => {
+            state.metrics.refresh(RefreshOutcome::Rotated);
             token_response(&state, &user, session_id, refresh_token)
         }
         Rotation::ReuseDetected { session_id } => {
+            state.metrics.refresh(RefreshOutcome::ReuseDetected);
             state.remember_revoked(&[session_id]);
             Err(ApiError::InvalidGrant(
                 "the refresh token was already used; the session has been revoked",
             ))
         }
-        Rotation::Invalid => Err(ApiError::InvalidGrant(INVALID)),
+        Rotation::Invalid => {
+            state.metrics.refresh(RefreshOutcome::Invalid);
+            Err(ApiError::InvalidGrant(INVALID))
+        }
     }
 }
 

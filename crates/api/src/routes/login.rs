@@ -9,6 +9,7 @@ use secrecy::SecretString;
 use user_store::{ThrottleKey, ThrottlePolicy, Timestamp, Username};
 
 use crate::error::{ApiError, ErrorBody};
+use crate::metrics::LoginOutcome;
 use crate::routes::auth::{Credentials, TokenPair, new_refresh_secret, token_response};
 use crate::routes::{Body, is_blank, parse_json_object};
 use crate::state::AppState;
@@ -38,7 +39,12 @@ pub async fn login(
     // needs no username throttle, since no password can be right for it.
     let name = Username::parse(&username).ok();
     let throttles = throttles(&state, &req, name.as_ref());
-    refuse_if_blocked(&state, &throttles).await?;
+    if let Err(blocked) = refuse_if_blocked(&state, &throttles).await {
+        if matches!(blocked, ApiError::TooManyAttempts { .. }) {
+            state.metrics.login(LoginOutcome::Throttled);
+        }
+        return Err(blocked);
+    }
 
     let found = match &name {
         Some(name) => state.store.find_credentials(name).await?,
@@ -54,6 +60,7 @@ pub async fn login(
         .await?;
     let (Some(user), Some(name), Some(stored_hash), true) = (user, &name, stored_hash, verified)
     else {
+        state.metrics.login(LoginOutcome::Failed);
         record_failure(&state, &throttles).await?;
         return Err(ApiError::InvalidCredentials);
     };
@@ -64,6 +71,7 @@ pub async fn login(
         .clear_login_failures(ThrottleKey::Username(name))
         .await?;
     if user.disabled {
+        state.metrics.login(LoginOutcome::Disabled);
         return Err(ApiError::AccountDisabled);
     }
     if state.hasher.needs_rehash(&stored_hash) {
@@ -74,6 +82,7 @@ pub async fn login(
         .store
         .create_session(user.id, &refresh, state.refresh_token_ttl)
         .await?;
+    state.metrics.login(LoginOutcome::Succeeded);
     tracing::info!(user_id = %user.id, session_id = %session.session_id, "login succeeded");
     token_response(&state, &user, session.session_id, refresh_token)
 }

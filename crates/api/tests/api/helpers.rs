@@ -133,6 +133,8 @@ impl Http {
 /// authd running inside the test process, with the store it was given.
 pub struct TestApp {
     pub http: Http,
+    /// The separate metrics listener's port, when `METRICS_ADDR` was set.
+    pub metrics_port: Option<u16>,
     /// The settings it was started with, to start another process on the same store.
     pub env: HashMap<String, String>,
     pub data_dir: TempDir,
@@ -175,9 +177,11 @@ pub async fn spawn_app_with(db: Db, overrides: &[(&str, &str)]) -> TestApp {
         .await
         .expect("application starts");
     let address = format!("http://127.0.0.1:{}", app.port());
+    let metrics_port = app.metrics_port();
     tokio::spawn(app.run_until_stopped());
     TestApp {
         http: Http::new(address),
+        metrics_port,
         env,
         data_dir,
         _pg: pg,

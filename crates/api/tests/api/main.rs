@@ -13,6 +13,7 @@ mod load;
 mod login;
 mod logout;
 mod logs;
+mod observability;
 mod openapi;
 mod protected;
 mod refresh;

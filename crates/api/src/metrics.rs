@@ -1,0 +1,187 @@
+//! Prometheus metrics (`GET /metrics`, text exposition format 0.0.4): requests by route
+//! and status with latency histograms, logins and refreshes by outcome, and gauges read
+//! at scrape time (the argon2 queue's depth, the revoked-session set's size). One registry
+//! per application, passed in `web::Data`: no global recorder.
+
+use std::time::{Duration, Instant};
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{HttpMessage, HttpResponse, web};
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+};
+
+use crate::state::AppState;
+use crate::telemetry::RequestIdValue;
+
+/// The response header that echoes the request id (also in every log line of the request).
+pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
+
+/// How a login ended.
+#[derive(Debug, Clone, Copy)]
+pub enum LoginOutcome {
+    Succeeded,
+    Failed,
+    Throttled,
+    Disabled,
+}
+
+/// How a refresh ended.
+#[derive(Debug, Clone, Copy)]
+pub enum RefreshOutcome {
+    Rotated,
+    Invalid,
+    ReuseDetected,
+}
+
+pub struct Metrics {
+    registry: Registry,
+    requests: HistogramVec,
+    logins: IntCounterVec,
+    refreshes: IntCounterVec,
+    hash_queue: IntGauge,
+    revoked_sessions: IntGauge,
+}
+
+impl Metrics {
+    pub fn new() -> prometheus::Result<Self> {
+        let registry = Registry::new_custom(Some("authd".to_owned()), None)?;
+        // From 100 µs (a token check) to 10 s (a request near REQUEST_TIMEOUT).
+        let buckets = vec![
+            0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
+            2.5, 5.0, 10.0,
+        ];
+        let requests = HistogramVec::new(
+            HistogramOpts::new(
+                "http_request_duration_seconds",
+                "HTTP requests by method, route pattern and status, and how long they took",
+            )
+            .buckets(buckets),
+            &["method", "route", "status"],
+        )?;
+        let logins = IntCounterVec::new(
+            Opts::new(
+                "logins_total",
+                "Logins by outcome: succeeded, failed (wrong credentials), throttled (429), disabled (403)",
+            ),
+            &["outcome"],
+        )?;
+        let refreshes = IntCounterVec::new(
+            Opts::new(
+                "refreshes_total",
+                "Refresh-token presentations by outcome: rotated, invalid, reuse_detected",
+            ),
+            &["outcome"],
+        )?;
+        let hash_queue = IntGauge::new(
+            "password_hash_queue_depth",
+            "Password hashes waiting for a hashing thread",
+        )?;
+        let revoked_sessions = IntGauge::new(
+            "revoked_sessions",
+            "Revoked sessions held in memory (until their tokens expire)",
+        )?;
+        registry.register(Box::new(requests.clone()))?;
+        registry.register(Box::new(logins.clone()))?;
+        registry.register(Box::new(refreshes.clone()))?;
+        registry.register(Box::new(hash_queue.clone()))?;
+        registry.register(Box::new(revoked_sessions.clone()))?;
+        Ok(Self {
+            registry,
+            requests,
+            logins,
+            refreshes,
+            hash_queue,
+            revoked_sessions,
+        })
+    }
+
+    pub fn login(&self, outcome: LoginOutcome) {
+        let label = match outcome {
+            LoginOutcome::Succeeded => "succeeded",
+            LoginOutcome::Failed => "failed",
+            LoginOutcome::Throttled => "throttled",
+            LoginOutcome::Disabled => "disabled",
+        };
+        self.logins.with_label_values(&[label]).inc();
+    }
+
+    pub fn refresh(&self, outcome: RefreshOutcome) {
+        let label = match outcome {
+            RefreshOutcome::Rotated => "rotated",
+            RefreshOutcome::Invalid => "invalid",
+            RefreshOutcome::ReuseDetected => "reuse_detected",
+        };
+        self.refreshes.with_label_values(&[label]).inc();
+    }
+
+    fn request(&self, method: &str, route: &str, status: u16, took: Duration) {
+        self.requests
+            .with_label_values(&[method, route, itoa(status).as_str()])
+            .observe(took.as_secs_f64());
+    }
+
+    /// The exposition text, with the gauges read now.
+    pub fn render(&self, state: &AppState) -> String {
+        self.hash_queue
+            .set(i64::try_from(state.hasher.waiting()).unwrap_or(i64::MAX));
+        self.revoked_sessions
+            .set(i64::try_from(state.revoked.len()).unwrap_or(i64::MAX));
+        let mut text = String::new();
+        if let Err(e) = TextEncoder::new().encode_utf8(&self.registry.gather(), &mut text) {
+            tracing::error!(error = %e, "cannot encode metrics");
+        }
+        text
+    }
+}
+
+fn itoa(status: u16) -> String {
+    status.to_string()
+}
+
+/// `GET /metrics`.
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type(TextEncoder::new().format_type())
+        .body(state.metrics.render(&state))
+}
+
+/// Around every request, inside the tracing span: counts it by method, route pattern (never
+/// the raw path, which would let clients create series) and status, with its latency; and
+/// echoes the request id in `X-Request-Id`. Runs before routing, so it only reads the
+/// request (holding a clone of it would stop the router from filling in path parameters).
+pub async fn observe(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let started = Instant::now();
+    let method = req.method().clone();
+    let route = req.match_pattern();
+    let request_id = req.extensions().get::<RequestIdValue>().cloned();
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let outcome = next.call(req).await;
+    let status = match &outcome {
+        Ok(response) => response.status(),
+        Err(error) => error.as_response_error().status_code(),
+    };
+    if let Some(state) = state {
+        state.metrics.request(
+            method.as_str(),
+            route.as_deref().unwrap_or("unmatched"),
+            status.as_u16(),
+            started.elapsed(),
+        );
+    }
+    // A middleware's error (the request deadline) becomes a response only outside every
+    // middleware, where this header cannot be added; every other answer carries it.
+    let mut response = outcome?.map_into_boxed_body();
+    if let Some(id) = request_id
+        && let Ok(value) = HeaderValue::from_str(&id.0)
+    {
+        response.headers_mut().insert(REQUEST_ID_HEADER, value);
+    }
+    Ok(response)
+}

@@ -201,15 +201,70 @@ def check_env_example():
             fail(f"README.md: {key} is missing from the configuration table")
 
 
+def check_dockerfile():
+    """Multi-stage, a slim runtime, a non-root user, a HEALTHCHECK, authd as the entry point."""
+    path = os.path.join(ROOT, "Dockerfile")
+    if not os.path.isfile(path):
+        fail("Dockerfile is missing")
+        return
+    with open(path, encoding="utf-8") as f:
+        lines = [l.strip() for l in f if l.strip() and not l.strip().startswith("#")]
+    froms = [l for l in lines if l.upper().startswith("FROM ")]
+    if len(froms) < 2:
+        fail("Dockerfile: not multi-stage (fewer than two FROM lines)")
+    elif "slim" not in froms[-1] and "distroless" not in froms[-1]:
+        fail(f"Dockerfile: the runtime image is not slim: {froms[-1]}")
+    users = [l.split(None, 1)[1] for l in lines if l.upper().startswith("USER ")]
+    if not users or users[-1].split(":")[0] in ("root", "0"):
+        fail("Dockerfile: the runtime does not switch to a non-root USER")
+    if not any(l.upper().startswith("HEALTHCHECK ") for l in lines):
+        fail("Dockerfile: no HEALTHCHECK")
+    if not any(l.upper().startswith("ENTRYPOINT ") and "authd" in l for l in lines):
+        fail("Dockerfile: the ENTRYPOINT is not authd")
+    if "--locked" not in " ".join(lines):
+        fail("Dockerfile: cargo build without --locked")
+
+
+def check_systemd_unit():
+    """The example unit: the sections and keys a working, graceful, hardened service needs."""
+    path = os.path.join(ROOT, "deploy", "authd.service")
+    if not os.path.isfile(path):
+        fail("deploy/authd.service is missing")
+        return
+    sections, current = {}, None
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            if line.startswith("[") and line.endswith("]"):
+                current = sections.setdefault(line[1:-1], {})
+            elif "=" in line and current is not None:
+                key, value = line.split("=", 1)
+                current.setdefault(key, []).append(value)
+            else:
+                fail(f"deploy/authd.service: cannot parse {line!r}")
+    service = sections.get("Service", {})
+    for key in ("ExecStart", "KillSignal", "TimeoutStopSec", "StateDirectory", "NoNewPrivileges"):
+        if key not in service:
+            fail(f"deploy/authd.service: [Service] has no {key}")
+    if not service.get("ExecStart", [""])[0].startswith("/usr/local/bin/authd"):
+        fail("deploy/authd.service: ExecStart does not run authd")
+    if "WantedBy" not in sections.get("Install", {}):
+        fail("deploy/authd.service: [Install] has no WantedBy")
+
+
 def main():
     check_compose()
+    check_dockerfile()
+    check_systemd_unit()
     check_env_example()
     if errors:
         for e in errors:
             print(f"FAIL: {e}", file=sys.stderr)
         print(f"deployment checks: {len(errors)} problem(s)", file=sys.stderr)
         return 1
-    print("deployment checks: docker-compose.yml and .env.example OK")
+    print("deployment checks: docker-compose.yml, Dockerfile, deploy/authd.service and .env.example OK")
     return 0
 
 

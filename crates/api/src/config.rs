@@ -7,6 +7,7 @@ use auth_core::Algorithm;
 use secrecy::SecretString;
 
 use crate::client_address::TrustedProxies;
+use crate::cors::AllowedOrigins;
 
 /// A configuration value that cannot be used; the message names the key.
 #[derive(Debug, thiserror::Error)]
@@ -65,6 +66,10 @@ pub struct Settings {
     pub request_timeout: Duration,
     /// Open connections at most, over all workers.
     pub max_connections: usize,
+    /// Origins whose pages may call the API from a browser (CORS); empty: none.
+    pub cors_allowed_origins: AllowedOrigins,
+    /// HTTPS: a PEM certificate chain and its private key; both or neither.
+    pub tls: Option<(PathBuf, PathBuf)>,
     /// Where `GET /metrics` is served: `None`, on the main listener; else only here.
     pub metrics_addr: Option<String>,
     /// How long in-flight requests may take to finish after SIGTERM or SIGINT.
@@ -166,6 +171,22 @@ impl Settings {
             max_connections: parse(&get, "MAX_CONNECTIONS", 10_000, positive)?,
             shutdown_timeout: duration(&get, "SHUTDOWN_TIMEOUT", 30)?,
             metrics_addr: get("METRICS_ADDR"),
+            tls: match (get("TLS_CERT_FILE"), get("TLS_KEY_FILE")) {
+                (Some(cert), Some(key)) => Some((PathBuf::from(cert), PathBuf::from(key))),
+                (None, None) => None,
+                (Some(_), None) => {
+                    return Err(invalid("TLS_KEY_FILE", "must be set with TLS_CERT_FILE"));
+                }
+                (None, Some(_)) => {
+                    return Err(invalid("TLS_CERT_FILE", "must be set with TLS_KEY_FILE"));
+                }
+            },
+            cors_allowed_origins: parse(
+                &get,
+                "CORS_ALLOWED_ORIGINS",
+                AllowedOrigins::default(),
+                |v| v.parse(),
+            )?,
             database_max_connections: parse(&get, "DATABASE_MAX_CONNECTIONS", 10, positive)?,
             database_timeout: duration(&get, "DATABASE_TIMEOUT", 5)?,
             revocation_poll_interval: duration(&get, "REVOCATION_POLL_INTERVAL", 1)?,
@@ -244,6 +265,8 @@ impl Settings {
             max_connections,
             shutdown_timeout,
             metrics_addr,
+            tls,
+            cors_allowed_origins,
             database_max_connections,
             database_timeout,
             revocation_poll_interval,
@@ -313,6 +336,21 @@ impl Settings {
             ("REQUEST_TIMEOUT", secs(request_timeout)),
             ("MAX_CONNECTIONS", max_connections.to_string()),
             ("SHUTDOWN_TIMEOUT", secs(shutdown_timeout)),
+            ("CORS_ALLOWED_ORIGINS", cors_allowed_origins.to_string()),
+            (
+                "TLS_CERT_FILE",
+                tls.as_ref().map_or_else(
+                    || "(plain HTTP)".to_owned(),
+                    |(c, _)| c.display().to_string(),
+                ),
+            ),
+            (
+                "TLS_KEY_FILE",
+                tls.as_ref().map_or_else(
+                    || "(plain HTTP)".to_owned(),
+                    |(_, k)| k.display().to_string(),
+                ),
+            ),
             (
                 "METRICS_ADDR",
                 metrics_addr

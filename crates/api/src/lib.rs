@@ -5,6 +5,7 @@ pub mod auth;
 pub mod cli;
 pub mod client_address;
 pub mod config;
+pub mod cors;
 pub mod error;
 pub mod keyring;
 pub mod metrics;
@@ -14,6 +15,7 @@ pub mod signing;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
+pub mod tls;
 
 pub use config::Settings;
 pub use startup::Application;

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use actix_web::dev::Service;
 use actix_web::dev::{Server, ServerHandle};
-use actix_web::middleware::{ErrorHandlers, from_fn};
+use actix_web::middleware::{Condition, ErrorHandlers, from_fn};
 use actix_web::{App, HttpServer, web};
 use actix_web_httpauth::middleware::HttpAuthentication;
 use anyhow::Context;
@@ -50,6 +50,10 @@ impl Application {
         let listener = TcpListener::bind(&settings.bind_addr).with_context(|| {
             format!("invalid BIND_ADDR: cannot listen on {}", settings.bind_addr)
         })?;
+        let tls = match &settings.tls {
+            Some((cert, key)) => Some(crate::tls::server_config(cert, key)?),
+            None => None,
+        };
         let metrics_listener = match &settings.metrics_addr {
             Some(addr) => Some(
                 TcpListener::bind(addr)
@@ -89,6 +93,7 @@ impl Application {
         let request_timeout = settings.request_timeout;
         let workers = settings.http_workers;
         let metrics_here = metrics_listener.is_none();
+        let cors = settings.cors_allowed_origins.clone();
         let metrics_server = match metrics_listener {
             Some(listener) => Some(metrics_server(listener, state.clone())?),
             None => None,
@@ -103,6 +108,7 @@ impl Application {
                             .unwrap_or_else(|_| Err(ApiError::TimedOut.into()))
                     }
                 })
+                .wrap(Condition::new(!cors.is_empty(), cors.middleware()))
                 .wrap(ErrorHandlers::new().default_handler(render_non_json_errors))
                 .wrap(from_fn(observe))
                 .wrap(TracingLogger::<RequestSpan>::new())
@@ -129,11 +135,15 @@ impl Application {
         .max_connections(settings.max_connections.div_ceil(workers).max(1))
         // Signals are the binary's business (`cli`): a test process keeps its own.
         .disable_signals()
-        .shutdown_timeout(settings.shutdown_timeout.as_secs())
-        .listen(listener)
+        .shutdown_timeout(settings.shutdown_timeout.as_secs());
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let server = match tls {
+            Some(config) => server.listen_rustls_0_23(listener, config),
+            None => server.listen(listener),
+        }
         .context("starting the HTTP server")?
         .run();
-        tracing::info!(port, "authd listening");
+        tracing::info!(port, scheme, "authd listening");
         Ok(Self {
             port,
             server,

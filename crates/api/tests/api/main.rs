@@ -6,6 +6,7 @@ mod process;
 
 mod admin;
 mod cli;
+mod cors;
 mod errors;
 mod faults;
 mod keys;
@@ -24,3 +25,4 @@ mod rotation;
 mod shutdown;
 mod slow_clients;
 mod throttle;
+mod tls;

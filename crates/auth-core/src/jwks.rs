@@ -4,21 +4,20 @@
 
 use std::collections::HashMap;
 
+use jsonwebtoken::DecodingKey;
 use jsonwebtoken::jwk::{
     AlgorithmParameters, Jwk, KeyAlgorithm, KeyOperations, PublicKeyUse, ThumbprintHash,
 };
-use jsonwebtoken::{DecodingKey, Validation};
 use serde::Deserialize;
 
 use crate::keys::{VerificationKey, check_key_parameters};
 use crate::remote::JwksError;
-use crate::verifier::validation_for;
 use crate::{Algorithm, Claims, KeyError, Verifier, VerifierConfig, VerifyError};
 
 /// Public verification keys by `kid`, with the validations of their algorithms.
 pub(crate) struct PublicKeys {
     keys: HashMap<String, VerificationKey>,
-    validations: HashMap<Algorithm, Validation>,
+    config: VerifierConfig,
 }
 
 impl PublicKeys {
@@ -26,7 +25,7 @@ impl PublicKeys {
     pub(crate) fn empty() -> Self {
         Self {
             keys: HashMap::new(),
-            validations: HashMap::new(),
+            config: VerifierConfig::new("", ""),
         }
     }
 
@@ -82,16 +81,15 @@ impl PublicKeys {
     }
 
     fn new(keys: HashMap<String, VerificationKey>, config: &VerifierConfig) -> Self {
-        let validations = keys
-            .values()
-            .map(|key| (key.alg, validation_for(key.alg, config)))
-            .collect();
-        Self { keys, validations }
+        Self {
+            keys,
+            config: config.clone(),
+        }
     }
 
     /// Exactly the checks of [`Verifier::verify`], against these keys.
     pub(crate) fn verify(&self, token: &str) -> Result<Claims, VerifyError> {
-        Verifier::verify_with(token, &self.validations, |kid| self.keys.get(kid))
+        Verifier::verify_with(token, &self.config, |kid| self.keys.get(kid))
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -134,6 +132,7 @@ fn usable_key(jwk: Jwk) -> Option<(String, VerificationKey)> {
         alg,
         decoding,
         public_jwk: Some(jwk),
+        hmac: None,
     };
     Some((kid, key))
 }

@@ -1,14 +1,17 @@
-use std::collections::HashMap;
+use std::borrow::Cow;
+use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use jsonwebtoken::errors::ErrorKind;
-use jsonwebtoken::{Validation, decode, decode_header};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Deserialize;
+use serde::de::IgnoredAny;
 
 use crate::cache::VerifiedTokens;
 use crate::issuer::ACCESS_TOKEN_TYP;
 use crate::keys::VerificationKey;
-use crate::{Algorithm, Claims, KeySet, unix_now};
+use crate::{Claims, KeySet, unix_now};
 
 /// Longest token looked at; anything longer is rejected before any parsing.
 /// Ours are a few hundred bytes.
@@ -78,22 +81,17 @@ pub enum VerifyError {
 #[derive(Clone)]
 pub struct Verifier {
     keys: KeySet,
-    validations: HashMap<Algorithm, Validation>,
+    config: VerifierConfig,
     verified: Arc<VerifiedTokens>,
 }
 
 impl Verifier {
     pub fn new(keys: KeySet, config: VerifierConfig) -> Self {
-        let validations = keys
-            .algorithms()
-            .into_iter()
-            .map(|alg| (alg, validation_for(alg, &config)))
-            .collect();
         let leeway = i64::try_from(config.leeway.as_secs()).unwrap_or(i64::MAX / 4);
         Self {
             keys,
-            validations,
             verified: Arc::new(VerifiedTokens::new(config.cache_capacity, leeway)),
+            config,
         }
     }
 
@@ -117,20 +115,31 @@ impl Verifier {
     /// Verifies `token` and returns its claims. Does not consult revocation: that is the
     /// caller's (the claims' `sid` against [`crate::RevokedSessions`]).
     pub fn verify(&self, token: &str) -> Result<Claims, VerifyError> {
-        Self::verify_with(token, &self.validations, |kid| {
-            self.keys.verification_key(kid)
-        })
+        Self::verify_with(token, &self.config, |kid| self.keys.verification_key(kid))
     }
 
     /// The checks of [`Self::verify`], with the keys looked up by `key_for` (`crate::jwks`).
+    ///
+    /// One pass over the token: the header and the payload are each decoded and parsed
+    /// once, the signature is checked with the key's prepared verifier, and the claims are
+    /// checked on the typed [`Claims`] (jsonwebtoken's `decode` parses the header three
+    /// times and the claims twice; this path keeps its checks and their order: signature,
+    /// then claim types, `exp`, `nbf`, `iss`, `aud`).
     pub(crate) fn verify_with<'k>(
         token: &str,
-        validations: &HashMap<Algorithm, Validation>,
+        config: &VerifierConfig,
         key_for: impl FnOnce(&str) -> Option<&'k VerificationKey>,
     ) -> Result<Claims, VerifyError> {
-        check_compact_shape(token)?;
-        let header = decode_header(token).map_err(|_| VerifyError::Malformed)?;
+        let (header, payload, signature) = split_compact(token)?;
+        let message = &token.as_bytes()[..header.len() + 1 + payload.len()];
 
+        let (mut stack, mut heap) = ([0u8; 1024], Vec::new());
+        let header =
+            decode_b64(header, &mut stack, &mut heap).map_err(|_| VerifyError::Malformed)?;
+        let header: JoseHeader =
+            serde_json::from_slice(header).map_err(|_| VerifyError::Malformed)?;
+        let alg =
+            jsonwebtoken::Algorithm::from_str(&header.alg).map_err(|_| VerifyError::Malformed)?;
         if !header.typ.as_deref().is_some_and(|t| {
             t.eq_ignore_ascii_case(ACCESS_TOKEN_TYP) || t.eq_ignore_ascii_case("application/at+jwt")
         }) {
@@ -147,69 +156,120 @@ impl Verifier {
         let kid = header.kid.as_deref().ok_or(VerifyError::UnknownKey)?;
         let key = key_for(kid).ok_or(VerifyError::UnknownKey)?;
         // RFC 8725 §3.1: the key decides the algorithm, the token only has to agree.
-        if header.alg != key.alg.to_jwt() {
+        if alg != key.alg.to_jwt() {
             return Err(VerifyError::AlgorithmNotAllowed);
         }
-        let validation = validations
-            .get(&key.alg)
-            .ok_or(VerifyError::AlgorithmNotAllowed)?;
+        key.verify_signature(message, signature)?;
 
-        decode::<Claims>(token, &key.decoding, validation)
-            .map(|data| data.claims)
-            .map_err(|e| match e.kind() {
-                ErrorKind::InvalidSignature => VerifyError::BadSignature,
-                ErrorKind::ExpiredSignature => VerifyError::Expired,
-                ErrorKind::ImmatureSignature => VerifyError::NotYetValid,
-                ErrorKind::InvalidIssuer => VerifyError::WrongIssuer,
-                ErrorKind::InvalidAudience => VerifyError::WrongAudience,
-                ErrorKind::InvalidAlgorithm => VerifyError::AlgorithmNotAllowed,
-                ErrorKind::MissingRequiredClaim(_)
-                | ErrorKind::InvalidClaimFormat(_)
-                | ErrorKind::Json(_) => VerifyError::InvalidClaims,
-                _ => VerifyError::Malformed,
-            })
+        let claims: Claims = decode_segment(payload).map_err(|e| match e {
+            SegmentError::Base64 => VerifyError::Malformed,
+            SegmentError::Json => VerifyError::InvalidClaims,
+        })?;
+        // RFC 7519 §4.1.4-5: NumericDate, so never negative.
+        if claims.exp < 0 || claims.nbf < 0 {
+            return Err(VerifyError::InvalidClaims);
+        }
+        let now = unix_now();
+        let leeway = i64::try_from(config.leeway.as_secs()).unwrap_or(i64::MAX / 4);
+        if claims.exp < now - leeway {
+            return Err(VerifyError::Expired);
+        }
+        if claims.nbf > now + leeway {
+            return Err(VerifyError::NotYetValid);
+        }
+        // RFC 7519 §4.1.1 and §4.1.3 (RFC 9068 §4: both must match this resource server).
+        if claims.iss != config.issuer {
+            return Err(VerifyError::WrongIssuer);
+        }
+        if claims.aud != config.audience {
+            return Err(VerifyError::WrongAudience);
+        }
+        Ok(claims)
     }
 }
 
-pub(crate) fn validation_for(alg: Algorithm, config: &VerifierConfig) -> Validation {
-    let mut v = Validation::new(alg.to_jwt());
-    v.leeway = config.leeway.as_secs();
-    v.validate_exp = true;
-    v.validate_nbf = true; // jsonwebtoken's default is false
-    v.set_issuer(&[&config.issuer]);
-    v.set_audience(&[&config.audience]);
-    v.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
-    v
+/// The JOSE header members we read (RFC 7515 §4.1); the key-bearing and critical ones
+/// only to refuse them. A duplicate member is refused by the parser.
+#[derive(Deserialize)]
+struct JoseHeader<'a> {
+    #[serde(borrow)]
+    alg: Cow<'a, str>,
+    #[serde(borrow, default)]
+    typ: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    kid: Option<Cow<'a, str>>,
+    #[serde(default)]
+    crit: Option<IgnoredAny>,
+    #[serde(default)]
+    jku: Option<IgnoredAny>,
+    #[serde(default)]
+    jwk: Option<IgnoredAny>,
+    #[serde(default)]
+    x5u: Option<IgnoredAny>,
+    #[serde(default)]
+    x5c: Option<IgnoredAny>,
 }
 
-/// JWS compact serialisation (RFC 7515 §7.1): exactly three base64url segments without
-/// padding (RFC 7515 §2), a non-empty signature, and a bounded length.
-fn check_compact_shape(token: &str) -> Result<(), VerifyError> {
+enum SegmentError {
+    Base64,
+    Json,
+}
+
+/// A base64url segment (no padding, RFC 7515 §2), decoded into `stack` when it fits (ours
+/// always do), else into `heap`.
+fn decode_b64<'b, const N: usize>(
+    segment: &str,
+    stack: &'b mut [u8; N],
+    heap: &'b mut Vec<u8>,
+) -> Result<&'b [u8], SegmentError> {
+    match URL_SAFE_NO_PAD.decode_slice(segment, stack) {
+        Ok(len) => Ok(&stack[..len]),
+        Err(base64::DecodeSliceError::OutputSliceTooSmall) => {
+            *heap = URL_SAFE_NO_PAD
+                .decode(segment)
+                .map_err(|_| SegmentError::Base64)?;
+            Ok(heap)
+        }
+        Err(base64::DecodeSliceError::DecodeError(_)) => Err(SegmentError::Base64),
+    }
+}
+
+/// A segment decoded and parsed as JSON into an owned `T`.
+fn decode_segment<T: for<'de> Deserialize<'de>>(segment: &str) -> Result<T, SegmentError> {
+    let (mut stack, mut heap) = ([0u8; 768], Vec::new());
+    let decoded = decode_b64(segment, &mut stack, &mut heap)?;
+    serde_json::from_slice::<T>(decoded).map_err(|_| SegmentError::Json)
+}
+
+/// JWS compact serialisation (RFC 7515 §7.1): exactly three non-empty base64url segments
+/// without padding (RFC 7515 §2), within a bounded length; returns the header, payload
+/// and signature segments. The dots are found with `memchr` and the alphabet checked
+/// without a branch per byte, so the check vectorises.
+fn split_compact(token: &str) -> Result<(&str, &str, &str), VerifyError> {
     if token.is_empty() || token.len() > MAX_TOKEN_LEN {
         return Err(VerifyError::Malformed);
     }
-    let mut segments = 0;
-    for segment in token.split('.') {
-        segments += 1;
-        if segment.is_empty()
-            || !segment
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        {
-            return Err(VerifyError::Malformed);
-        }
+    let (header, rest) = token.split_once('.').ok_or(VerifyError::Malformed)?;
+    let (payload, signature) = rest.split_once('.').ok_or(VerifyError::Malformed)?;
+    let base64url = |segment: &str| {
+        !segment.is_empty()
+            && segment.bytes().fold(true, |ok, b| {
+                ok & (b.is_ascii_alphanumeric() | (b == b'-') | (b == b'_'))
+            })
+    };
+    // A third dot, padding or any other character fails the alphabet check.
+    if base64url(header) && base64url(payload) && base64url(signature) {
+        Ok((header, payload, signature))
+    } else {
+        Err(VerifyError::Malformed)
     }
-    if segments != 3 {
-        return Err(VerifyError::Malformed);
-    }
-    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use base64::Engine;
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    use jsonwebtoken::{EncodingKey, Header, encode};
+    use jsonwebtoken::{EncodingKey, Header, decode_header, encode};
     use secrecy::SecretString;
     use serde_json::{Value, json};
     use uuid::Uuid;
@@ -488,6 +548,84 @@ mod tests {
             let result = verifier().verify(&case);
             assert!(result.is_err(), "accepted {case:?}");
         }
+    }
+
+    /// Signs raw header and payload JSON with the test secret, so that headers jsonwebtoken
+    /// would never write (duplicates, escapes, unknown algorithms) can be tried.
+    fn sign_raw(header: &str, payload: &str) -> String {
+        let message = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header),
+            URL_SAFE_NO_PAD.encode(payload)
+        );
+        let signature = jsonwebtoken::crypto::sign(
+            message.as_bytes(),
+            &EncodingKey::from_secret(SECRET.as_bytes()),
+            jsonwebtoken::Algorithm::HS256,
+        )
+        .unwrap();
+        format!("{message}.{signature}")
+    }
+
+    #[test]
+    fn the_one_pass_parser_refuses_what_a_full_parse_would() {
+        let kid = keys().signing_key().kid().to_owned();
+        let claims = good_claims().to_string();
+        let header =
+            |extra: &str| format!(r#"{{"alg":"HS256","typ":"at+jwt","kid":"{kid}"{extra}}}"#);
+        // The well-formed baseline verifies, also with escapes and null optional members.
+        assert!(verifier().verify(&sign_raw(&header(""), &claims)).is_ok());
+        assert!(
+            verifier()
+                .verify(&sign_raw(&header(r#","jku":null"#), &claims))
+                .is_ok()
+        );
+        let escaped = format!(r#"{{"alg":"HS\u0032\u00356","typ":"at+jwt","kid":"{kid}"}}"#);
+        assert!(verifier().verify(&sign_raw(&escaped, &claims)).is_ok());
+        for (raw_header, payload, expected) in [
+            (
+                header(r#","alg":"none""#),
+                claims.clone(),
+                VerifyError::Malformed,
+            ),
+            (
+                format!(r#"{{"alg":"HS257","typ":"at+jwt","kid":"{kid}"}}"#),
+                claims.clone(),
+                VerifyError::Malformed,
+            ),
+            ("[1,2]".to_owned(), claims.clone(), VerifyError::Malformed),
+            (
+                header(r#","x5c":[]"#),
+                claims.clone(),
+                VerifyError::ForbiddenHeader,
+            ),
+            (header(""), "[1,2]".to_owned(), VerifyError::InvalidClaims),
+            (
+                header(""),
+                "not json".to_owned(),
+                VerifyError::InvalidClaims,
+            ),
+            (
+                header(""),
+                good_claims()
+                    .to_string()
+                    .replace(r#""iss":"authd""#, r#""iss":"authd","iss":"authd""#),
+                VerifyError::InvalidClaims,
+            ),
+        ] {
+            assert_eq!(
+                verifier().verify(&sign_raw(&raw_header, &payload)),
+                Err(expected),
+                "{raw_header} {payload}"
+            );
+        }
+        // An HS256 signature of the wrong length is a bad signature, not a crash.
+        let token = sign_raw(&header(""), &claims);
+        let (message, _) = token.rsplit_once('.').unwrap();
+        let short = format!("{message}.{}", URL_SAFE_NO_PAD.encode([7u8; 16]));
+        let long = format!("{message}.{}", URL_SAFE_NO_PAD.encode([7u8; 48]));
+        assert_eq!(verifier().verify(&short), Err(VerifyError::BadSignature));
+        assert_eq!(verifier().verify(&long), Err(VerifyError::BadSignature));
     }
 
     #[test]

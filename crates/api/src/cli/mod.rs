@@ -105,7 +105,11 @@ pub enum KeysCommand {
         after: std::time::Duration,
     },
     /// Stop a key verifying now (a compromised key): tokens it signed are rejected.
-    Retire { kid: String },
+    Retire {
+        /// The key's id, as `keys list` shows it (base64url: it may start with `-`).
+        #[arg(allow_hyphen_values = true)]
+        kid: String,
+    },
 }
 
 fn parse_asymmetric(value: &str) -> Result<Algorithm, String> {

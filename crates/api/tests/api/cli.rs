@@ -153,6 +153,30 @@ db_tests! {
 }
 
 #[test]
+fn a_kid_that_starts_with_a_hyphen_is_taken_as_a_kid() {
+    // RFC 7638 thumbprints are base64url: about one in 64 starts with '-'.
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().display().to_string();
+    let url = format!("sqlite://{data_dir}/auth.db");
+    let vars = [
+        ("DATA_DIR", data_dir.as_str()),
+        ("DATABASE_URL", url.as_str()),
+        ("JWT_ALGORITHM", "EdDSA"),
+    ];
+    let done = Running::start(
+        authd(dir.path(), &vars).args(["keys", "retire", "-kAbC_9"]),
+        None,
+    )
+    .wait(Duration::from_secs(60));
+    assert!(!done.status.success());
+    assert!(
+        done.stderr.contains("no EdDSA key with kid -kAbC_9"),
+        "{}",
+        done.stderr
+    );
+}
+
+#[test]
 fn config_check_prints_the_effective_settings_masked_and_lists_every_problem() {
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().display().to_string();

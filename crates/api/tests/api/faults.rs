@@ -13,7 +13,7 @@ use tokio::sync::watch;
 use user_store::{Store, StoreOptions, Username};
 
 use crate::helpers::*;
-use crate::process::Server;
+use crate::process::ProcessStore;
 
 /// What the proxy does to the database's traffic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -192,25 +192,9 @@ async fn with_postgres_down_or_hanging_requests_fail_fast_with_503_and_recover_w
 
 db_tests! {
     async fn kill_9_during_a_burst_of_registrations_loses_no_acknowledged_user(db: Db) {
-        let pg = match db {
-            Db::Postgres => Some(PgDatabase::create().await),
-            Db::Sqlite => None,
-        };
-        let dir = tempfile::tempdir().unwrap();
-        let database_url = match &pg {
-            Some(pg) => pg.url.clone(),
-            None => format!("sqlite://{}/auth.db", dir.path().display()),
-        };
-        let vars: Vec<(String, String)> = [
-            ("DATABASE_URL", database_url.as_str()),
-            ("JWT_SECRET", SECRET),
-            ("HTTP_WORKERS", "2"),
-            ("PASSWORD_HASH_CONCURRENCY", "2"),
-        ]
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
-        let mut server = Server::start(dir.path(), &vars).await;
+        let store = ProcessStore::new(db).await;
+        let settings = [("HTTP_WORKERS", "2"), ("PASSWORD_HASH_CONCURRENCY", "2")];
+        let mut server = store.start(&settings).await;
 
         // 60 registrations, 8 at a time; the server is killed once 10 have been acknowledged,
         // with others in flight.
@@ -252,16 +236,15 @@ db_tests! {
         assert!(acknowledged.len() >= 10, "only {} registrations acknowledged", acknowledged.len());
 
         // Reopen the store as a restarted server would (SQLite recovers its WAL here).
-        let store = Store::connect(&database_url, &StoreOptions::default()).await.unwrap();
+        let reopened = Store::connect(&store.database_url, &StoreOptions::default()).await.unwrap();
         for name in &acknowledged {
-            let found = store.find_credentials(&Username::parse(name).unwrap()).await.unwrap();
+            let found = reopened.find_credentials(&Username::parse(name).unwrap()).await.unwrap();
             assert!(found.is_some(), "{name} got 201 but is gone after kill -9");
         }
-        store.close().await;
+        reopened.close().await;
         // And the server starts again on it.
-        let restarted = Server::start(dir.path(), &vars).await;
+        let restarted = store.start(&settings).await;
         assert_eq!(restarted.login(&acknowledged[0], PASSWORD).await.status(), StatusCode::OK);
         drop(restarted);
-        drop(pg);
     }
 }

@@ -5,31 +5,14 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::helpers::*;
-use crate::process::Server;
+use crate::process::ProcessStore;
 
 const NEW_PASSWORD: &str = "an entirely different passphrase";
 
 db_tests! {
     async fn a_full_session_at_trace_level_logs_no_secret(db: Db) {
-        let pg = match db {
-            Db::Postgres => Some(PgDatabase::create().await),
-            Db::Sqlite => None,
-        };
-        let dir = tempfile::tempdir().unwrap();
-        let database_url = match &pg {
-            Some(pg) => pg.url.clone(),
-            None => format!("sqlite://{}/auth.db", dir.path().display()),
-        };
-        let vars: Vec<(String, String)> = [
-            ("DATABASE_URL", database_url.as_str()),
-            ("JWT_SECRET", SECRET),
-            ("RUST_LOG", "trace"),
-            ("REFRESH_REUSE_GRACE", "0"),
-        ]
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
-        let server = Server::start(dir.path(), &vars).await;
+        let store = ProcessStore::new(db).await;
+        let server = store.start(&[("RUST_LOG", "trace"), ("REFRESH_REUSE_GRACE", "0")]).await;
 
         server.create_user("alice").await;
         let first = server.tokens("alice").await;
@@ -87,6 +70,5 @@ db_tests! {
             assert!(!log.contains(secret.as_str()), "the log contains a secret: {secret}");
         }
         drop(server);
-        drop(pg);
     }
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::helpers::Http;
+use crate::helpers::{Db, Http, PgDatabase, SECRET};
 
 /// `authd` with a clean environment: only `PATH`, `LOG_FORMAT=json` and `vars`, run in
 /// `dir` so that no stray `.env` is read.
@@ -224,5 +224,52 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         self.kill9();
+    }
+}
+
+/// `(key, value)` pairs as [`Server::start`] takes them.
+pub fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+/// A store for `authd` processes: a temporary folder (their `DATA_DIR`, and the database
+/// on SQLite) and, on PostgreSQL, a fresh database dropped with it.
+pub struct ProcessStore {
+    pub dir: tempfile::TempDir,
+    pub database_url: String,
+    _pg: Option<PgDatabase>,
+}
+
+impl ProcessStore {
+    pub async fn new(db: Db) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let pg = match db {
+            Db::Postgres => Some(PgDatabase::create().await),
+            Db::Sqlite => None,
+        };
+        let database_url = match &pg {
+            Some(pg) => pg.url.clone(),
+            None => format!("sqlite://{}/auth.db", dir.path().display()),
+        };
+        Self {
+            dir,
+            database_url,
+            _pg: pg,
+        }
+    }
+
+    /// `DATABASE_URL`, the test `JWT_SECRET`, and `extra`.
+    pub fn vars(&self, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+        let mut all = vars(&[("DATABASE_URL", &self.database_url), ("JWT_SECRET", SECRET)]);
+        all.extend(vars(extra));
+        all
+    }
+
+    /// A serving `authd` on this store.
+    pub async fn start(&self, extra: &[(&str, &str)]) -> Server {
+        Server::start(self.dir.path(), &self.vars(extra)).await
     }
 }

@@ -8,7 +8,7 @@ use reqwest::StatusCode;
 use tempfile::TempDir;
 
 use crate::helpers::*;
-use crate::process::Server;
+use crate::process::{Server, vars};
 
 /// Three replicas sharing a fresh PostgreSQL database and a signing secret.
 struct Cluster {
@@ -26,22 +26,16 @@ impl Cluster {
         let mut dirs = Vec::new();
         for _ in 0..3 {
             let dir = tempfile::tempdir().unwrap();
-            let mut vars: Vec<(String, String)> = [
+            let data_dir = dir.path().display().to_string();
+            let mut vars = vars(&[
                 ("DATABASE_URL", pg.url.as_str()),
-                ("DATA_DIR", &dir.path().display().to_string()),
+                ("DATA_DIR", &data_dir),
                 ("JWT_SECRET", SECRET),
                 ("HTTP_WORKERS", "1"),
                 ("PASSWORD_HASH_CONCURRENCY", "1"),
                 ("DATABASE_MAX_CONNECTIONS", "4"),
-            ]
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-            vars.extend(
-                extra
-                    .iter()
-                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
-            );
+            ]);
+            vars.extend(crate::process::vars(extra));
             replicas.push(Server::start(dir.path(), &vars).await);
             dirs.push(dir);
         }

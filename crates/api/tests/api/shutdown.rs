@@ -6,23 +6,18 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 
 use crate::helpers::*;
-use crate::process::Server;
+use crate::process::ProcessStore;
 
 async fn a_signal_lets_the_request_in_flight_finish(signal: &str) {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}/auth.db", dir.path().display());
+    let store = ProcessStore::new(Db::Sqlite).await;
     // Costly hashing, so that a login is surely in flight when the signal arrives.
-    let vars: Vec<(String, String)> = [
-        ("DATABASE_URL", url.as_str()),
-        ("JWT_SECRET", SECRET),
-        ("PASSWORD_HASH_MEMORY", "65536"),
-        ("PASSWORD_HASH_ITERATIONS", "8"),
-        ("SHUTDOWN_TIMEOUT", "20s"),
-    ]
-    .iter()
-    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-    .collect();
-    let mut server = Server::start(dir.path(), &vars).await;
+    let mut server = store
+        .start(&[
+            ("PASSWORD_HASH_MEMORY", "65536"),
+            ("PASSWORD_HASH_ITERATIONS", "8"),
+            ("SHUTDOWN_TIMEOUT", "20s"),
+        ])
+        .await;
     server.create_user("alice").await;
 
     let in_flight = tokio::spawn({

@@ -71,9 +71,16 @@ impl ThrottleKey<'_> {
     }
 }
 
+/// Failed logins on record against a key.
+#[derive(Debug, Clone, Copy)]
+pub struct FailureRecord {
+    /// Until when logins are refused, if they are now.
+    pub blocked_until: Option<Timestamp>,
+}
+
 /// The statements of one throttle table.
 struct ThrottleSql {
-    blocked: &'static str,
+    record: &'static str,
     count: &'static str,
     block: &'static str,
     clear: &'static str,
@@ -82,12 +89,12 @@ struct ThrottleSql {
 macro_rules! throttle_sql {
     ($table:literal, $key:literal) => {
         ThrottleSql {
-            blocked: concat!(
+            record: concat!(
                 "SELECT blocked_until FROM ",
                 $table,
                 " WHERE ",
                 $key,
-                " = $1 AND blocked_until > $2"
+                " = $1"
             ),
             // One atomic upsert, so concurrent failures on several replicas all count;
             // failures older than the window start the count again.
@@ -125,19 +132,22 @@ static BY_USERNAME: ThrottleSql = throttle_sql!("login_failures", "username_key"
 static BY_ADDRESS: ThrottleSql = throttle_sql!("address_login_failures", "address");
 
 impl Store {
-    /// Until when logins for this key are refused, if they are now.
+    /// The failures on record against this key, if any (one indexed read, before any
+    /// hashing).
     #[tracing::instrument(skip_all)]
-    pub async fn login_blocked_until(
+    pub async fn login_failures(
         &self,
         key: ThrottleKey<'_>,
-    ) -> Result<Option<Timestamp>, StoreError> {
-        let blocked = on_pool!(self, pool => sqlx::query_scalar::<_, Option<Timestamp>>(key.sql().blocked)
+    ) -> Result<Option<FailureRecord>, StoreError> {
+        let record = on_pool!(self, pool => sqlx::query_scalar::<_, Option<Timestamp>>(key.sql().record)
             .bind(key.value())
-            .bind(Timestamp::now())
             .fetch_optional(pool)
             .await
             .db("read login throttle"))?;
-        Ok(blocked.flatten())
+        let now = Timestamp::now();
+        Ok(record.map(|blocked_until| FailureRecord {
+            blocked_until: blocked_until.filter(|until| *until > now),
+        }))
     }
 
     /// Counts a failed login against `key` and returns the block it earned, if any.

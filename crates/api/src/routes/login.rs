@@ -39,12 +39,15 @@ pub async fn login(
     // needs no username throttle, since no password can be right for it.
     let name = Username::parse(&username).ok();
     let throttles = throttles(&state, &req, name.as_ref());
-    if let Err(blocked) = refuse_if_blocked(&state, &throttles).await {
-        if matches!(blocked, ApiError::TooManyAttempts { .. }) {
-            state.metrics.login(LoginOutcome::Throttled);
+    let name_has_failures = match refuse_if_blocked(&state, &throttles).await {
+        Ok(name_has_failures) => name_has_failures,
+        Err(blocked) => {
+            if matches!(blocked, ApiError::TooManyAttempts { .. }) {
+                state.metrics.login(LoginOutcome::Throttled);
+            }
+            return Err(blocked);
         }
-        return Err(blocked);
-    }
+    };
 
     let found = match &name {
         Some(name) => state.store.find_credentials(name).await?,
@@ -64,12 +67,15 @@ pub async fn login(
         record_failure(&state, &throttles).await?;
         return Err(ApiError::InvalidCredentials);
     };
-    // Only the username's count is cleared: one good account must not reset the count of
-    // the address it guesses others' passwords from.
-    state
-        .store
-        .clear_login_failures(ThrottleKey::Username(name))
-        .await?;
+    // Only the username's count is cleared (when there is one: most logins write nothing
+    // here): one good account must not reset the count of the address it guesses others'
+    // passwords from.
+    if name_has_failures {
+        state
+            .store
+            .clear_login_failures(ThrottleKey::Username(name))
+            .await?;
+    }
     if user.disabled {
         state.metrics.login(LoginOutcome::Disabled);
         return Err(ApiError::AccountDisabled);
@@ -103,20 +109,26 @@ fn throttles<'a>(
 }
 
 /// 429 while any of the keys is blocked, before any hashing: even the right password
-/// waits until the delay has passed.
+/// waits until the delay has passed. Otherwise says whether the username has failures on
+/// record (for a success to clear).
 async fn refuse_if_blocked(
     state: &AppState,
     throttles: &[(ThrottleKey<'_>, &ThrottlePolicy)],
-) -> Result<(), ApiError> {
+) -> Result<bool, ApiError> {
     let mut until: Option<Timestamp> = None;
+    let mut name_has_failures = false;
     for (key, _) in throttles {
-        if let Some(blocked) = state.store.login_blocked_until(*key).await? {
+        let Some(record) = state.store.login_failures(*key).await? else {
+            continue;
+        };
+        name_has_failures |= matches!(key, ThrottleKey::Username(_));
+        if let Some(blocked) = record.blocked_until {
             until = Some(until.map_or(blocked, |u| u.max(blocked)));
         }
     }
     match until {
         Some(until) => Err(too_many_attempts(until)),
-        None => Ok(()),
+        None => Ok(name_has_failures),
     }
 }
 

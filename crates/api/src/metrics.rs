@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::Method;
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{HttpMessage, HttpResponse, web};
@@ -118,9 +119,9 @@ impl Metrics {
         self.refreshes.with_label_values(&[label]).inc();
     }
 
-    fn request(&self, method: &str, route: &str, status: u16, took: Duration) {
+    fn request(&self, method: &Method, route: &str, status: u16, took: Duration) {
         self.requests
-            .with_label_values(&[method, route, itoa(status).as_str()])
+            .with_label_values(&[method_label(method), route, itoa(status).as_str()])
             .observe(took.as_secs_f64());
     }
 
@@ -140,6 +141,21 @@ impl Metrics {
 
 fn itoa(status: u16) -> String {
     status.to_string()
+}
+
+/// HTTP allows any token as a method: label only the standard ones, so that a client
+/// cannot create series by inventing methods.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
 }
 
 /// `GET /metrics`.
@@ -169,7 +185,7 @@ pub async fn observe(
     };
     if let Some(state) = state {
         state.metrics.request(
-            method.as_str(),
+            &method,
             route.as_deref().unwrap_or("unmatched"),
             status.as_u16(),
             started.elapsed(),

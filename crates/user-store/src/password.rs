@@ -220,6 +220,9 @@ impl PasswordHasher {
     }
 }
 
+/// The largest memory cost a stored hash may ask for (1 GiB).
+const MAX_STORED_M_COST_KIB: u32 = 1 << 20;
+
 /// Checks `password` against a PHC string with the string's own algorithm, version and
 /// costs (so hashes made with older settings still verify), in `workspace`'s memory; the
 /// comparison is constant-time.
@@ -233,6 +236,14 @@ fn verify_in(workspace: &mut Workspace, password: &[u8], stored: &str) -> anyhow
         None => Version::default(),
     };
     let params = Params::try_from(&parsed).map_err(|e| anyhow!("stored hash parameters: {e}"))?;
+    // A stored hash decides how much memory its check takes: refuse absurd costs rather
+    // than abort the process on an allocation failure.
+    if params.m_cost() > MAX_STORED_M_COST_KIB {
+        return Err(anyhow!(
+            "stored hash asks for {} KiB of memory, more than the {MAX_STORED_M_COST_KIB} KiB allowed",
+            params.m_cost()
+        ));
+    }
     let (Some(salt), Some(expected)) = (&parsed.salt, &parsed.hash) else {
         return Err(anyhow!("stored hash has no salt or output"));
     };
@@ -423,6 +434,7 @@ mod tests {
             "",
             "$argon2id$v=19$m=1024,t=1,p=1$c2FsdHNhbHQ",
             "$md5$whatever",
+            "$argon2id$v=19$m=4194304,t=1,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g",
         ] {
             assert!(
                 h.verify(SecretString::from("x"), Some(stored.to_owned()))

@@ -73,6 +73,8 @@ db_tests! {
         assert_eq!(app.refresh("garbage").await.status(), StatusCode::UNAUTHORIZED);
         assert_eq!(app.session(&tokens.access).await.status(), StatusCode::UNAUTHORIZED);
         let _ = app.client.get(app.url("/no/such/path/12345")).send().await.unwrap();
+        let invented = reqwest::Method::from_bytes(b"BREW").unwrap();
+        let _ = app.client.request(invented, app.url("/healthz")).send().await.unwrap();
 
         let text = metrics_text(&app).await;
         let count = |series: &str| sample(&text, series).unwrap_or_else(|| panic!("{series} in\n{text}"));
@@ -89,7 +91,8 @@ db_tests! {
         assert_eq!(count(r#"authd_http_request_duration_seconds_count{method="GET",route="/api/session",status="401"}"#), 1.0);
         assert!(count(r#"authd_http_request_duration_seconds_bucket{method="POST",route="/auth/register",status="201",le="+Inf"}"#) >= 2.0);
         // Raw paths never become series: unknown paths share one label.
-        assert!(!text.contains("12345"));
+        assert!(!text.contains("12345") && !text.contains("BREW"));
+        assert!(text.contains(r#"method="other",route="/healthz""#), "{text}");
         assert!(text.contains(r#"route="unmatched",status="404""#), "{text}");
         // No secrets in metrics.
         assert!(!text.contains(&tokens.access) && !text.contains(PASSWORD));

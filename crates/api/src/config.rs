@@ -391,29 +391,37 @@ impl Settings {
     }
 }
 
-/// `postgres://user:secret@host/db` shown as `postgres://user:***@host/db`.
+/// `postgres://user:secret@host/db?sslpassword=x` shown as
+/// `postgres://user:***@host/db?sslpassword=***`: the userinfo password and any query
+/// parameter that carries one. A URL that does not parse is not shown at all.
 fn mask_url_password(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
+    if !(url.starts_with("postgres:") || url.starts_with("postgresql:")) {
         return url.to_owned();
-    };
-    let (authority, path) = rest.split_once('/').map_or((rest, ""), |(a, p)| (a, p));
-    match authority.rsplit_once('@') {
-        Some((credentials, host)) => {
-            let user = credentials.split_once(':').map_or(credentials, |(u, _)| u);
-            let masked = if credentials.contains(':') {
-                format!("{user}:***")
-            } else {
-                user.to_owned()
-            };
-            let path = if rest.contains('/') {
-                format!("/{path}")
-            } else {
-                String::new()
-            };
-            format!("{scheme}://{masked}@{host}{path}")
-        }
-        None => url.to_owned(),
     }
+    let Ok(mut parsed) = url::Url::parse(url) else {
+        return "(not shown: cannot be parsed)".to_owned();
+    };
+    if parsed.password().is_some() {
+        let _ = parsed.set_password(Some("***"));
+    }
+    let pairs: Vec<(String, String)> = parsed
+        .query_pairs()
+        .map(|(k, v)| {
+            let secret = k.to_ascii_lowercase().contains("password");
+            (
+                k.into_owned(),
+                if secret {
+                    "***".to_owned()
+                } else {
+                    v.into_owned()
+                },
+            )
+        })
+        .collect();
+    if !pairs.is_empty() {
+        parsed.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    parsed.to_string()
 }
 
 fn invalid(key: &'static str, message: &str) -> ConfigError {

@@ -220,8 +220,11 @@ impl PasswordHasher {
     }
 }
 
-/// The largest memory cost a stored hash may ask for (1 GiB).
+/// The largest costs a stored hash may ask for: 1 GiB, 32 passes, 16 lanes; far above any
+/// sane setting, far below what would take the server down.
 const MAX_STORED_M_COST_KIB: u32 = 1 << 20;
+const MAX_STORED_T_COST: u32 = 32;
+const MAX_STORED_P_COST: u32 = 16;
 
 /// Checks `password` against a PHC string with the string's own algorithm, version and
 /// costs (so hashes made with older settings still verify), in `workspace`'s memory; the
@@ -236,12 +239,18 @@ fn verify_in(workspace: &mut Workspace, password: &[u8], stored: &str) -> anyhow
         None => Version::default(),
     };
     let params = Params::try_from(&parsed).map_err(|e| anyhow!("stored hash parameters: {e}"))?;
-    // A stored hash decides how much memory its check takes: refuse absurd costs rather
-    // than abort the process on an allocation failure.
-    if params.m_cost() > MAX_STORED_M_COST_KIB {
+    // A stored hash decides what its check costs: refuse absurd costs rather than abort
+    // the process on an allocation failure or pin a hashing thread for hours.
+    if params.m_cost() > MAX_STORED_M_COST_KIB
+        || params.t_cost() > MAX_STORED_T_COST
+        || params.p_cost() > MAX_STORED_P_COST
+    {
         return Err(anyhow!(
-            "stored hash asks for {} KiB of memory, more than the {MAX_STORED_M_COST_KIB} KiB allowed",
-            params.m_cost()
+            "stored hash costs m={} KiB, t={}, p={} exceed what this server will run \
+             (m <= {MAX_STORED_M_COST_KIB}, t <= {MAX_STORED_T_COST}, p <= {MAX_STORED_P_COST})",
+            params.m_cost(),
+            params.t_cost(),
+            params.p_cost()
         ));
     }
     let (Some(salt), Some(expected)) = (&parsed.salt, &parsed.hash) else {
@@ -435,6 +444,7 @@ mod tests {
             "$argon2id$v=19$m=1024,t=1,p=1$c2FsdHNhbHQ",
             "$md5$whatever",
             "$argon2id$v=19$m=4194304,t=1,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g",
+            "$argon2id$v=19$m=1024,t=100000,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g",
         ] {
             assert!(
                 h.verify(SecretString::from("x"), Some(stored.to_owned()))

@@ -2,7 +2,7 @@ use std::time::Duration;
 
 use auth_core::RevokedSessions;
 use sqlx::PgPool;
-use sqlx::postgres::PgListener;
+use sqlx::postgres::{PgListener, PgPoolOptions};
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
@@ -61,7 +61,13 @@ pub async fn spawn_revocation_feed(
 /// every `retry` (the poll covers what is missed meanwhile).
 async fn listen(pool: PgPool, revoked: RevokedSessions, retention: Duration, retry: Duration) {
     loop {
-        let mut listener = match PgListener::connect_with(&pool).await {
+        // A connection of its own, not one of the pool's: listening holds it for good,
+        // and the requests keep every pooled connection.
+        let own = PgPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(retry.max(Duration::from_secs(1)))
+            .connect_lazy_with(pool.connect_options().as_ref().clone());
+        let mut listener = match PgListener::connect_with(&own).await {
             Ok(listener) => listener,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot listen for revocations; will retry");

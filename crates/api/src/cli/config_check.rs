@@ -2,6 +2,7 @@
 //! problem found, not just the first; the exit status says whether authd would start.
 
 use std::collections::HashSet;
+use std::net::ToSocketAddrs;
 use std::time::Duration;
 
 use secrecy::ExposeSecret;
@@ -11,7 +12,8 @@ use crate::config::{ConfigError, Settings};
 
 /// Reads the configuration through `lookup`, collecting every bad key (each failing key
 /// is set aside and the rest read again), then tries the things a start needs: the data
-/// folder, the key file and the database. Prints a report; `Ok(false)` when anything is
+/// folder, the key file, the TLS certificate and key, the listen addresses and the
+/// database. Prints a report; `Ok(false)` when anything is
 /// wrong.
 pub async fn check(lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<bool> {
     let mut problems: Vec<String> = Vec::new();
@@ -47,6 +49,27 @@ pub async fn check(lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<bo
             "JWT_PRIVATE_KEY_FILE: cannot read {}: {e}",
             path.display()
         ));
+    }
+    if let Some((cert, key)) = &settings.tls
+        && let Err(e) = crate::tls::server_config(cert, key)
+    {
+        problems.push(format!("{e:#}"));
+    }
+    // Resolved, not bound: a running authd may hold the port.
+    let addresses = [
+        ("BIND_ADDR", Some(&settings.bind_addr)),
+        ("METRICS_ADDR", settings.metrics_addr.as_ref()),
+    ];
+    for (key, addr) in addresses {
+        if let Some(addr) = addr
+            && addr
+                .to_socket_addrs()
+                .map_or(true, |mut found| found.next().is_none())
+        {
+            problems.push(format!(
+                "{key}: {addr:?} is not an address to listen on (host:port)"
+            ));
+        }
     }
     if problems.is_empty() {
         // Connect and ask one question; nothing is migrated or written.

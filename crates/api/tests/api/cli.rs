@@ -207,11 +207,20 @@ fn config_check_prints_the_effective_settings_masked_and_lists_every_problem() {
         ("JWT_SECRET", "short"),
         ("ACCESS_TOKEN_TTL", "soon"),
         ("HTTP_WORKERS", "0"),
+        ("BIND_ADDR", "nowhere"),
+        ("TLS_CERT_FILE", "/nonexistent/cert.pem"),
+        ("TLS_KEY_FILE", "/nonexistent/key.pem"),
     ];
     let done = Running::start(authd(dir.path(), &bad).args(["config", "check"]), None)
         .wait(Duration::from_secs(60));
     assert!(!done.status.success(), "{}", done.stdout);
-    for key in ["JWT_SECRET:", "ACCESS_TOKEN_TTL:", "HTTP_WORKERS:"] {
+    for key in [
+        "JWT_SECRET:",
+        "ACCESS_TOKEN_TTL:",
+        "HTTP_WORKERS:",
+        "BIND_ADDR:",
+        "TLS_CERT_FILE",
+    ] {
         assert!(done.stdout.contains(key), "{key} listed: {}", done.stdout);
     }
     assert!(!done.stdout.contains("hunter2"), "{}", done.stdout);

@@ -28,7 +28,7 @@ pub use sessions::{NewSession, RevocationReason, Rotation};
 pub use signing_keys::StoredKey;
 pub use store::{Store, StoreOptions};
 pub use strength::{PasswordError, check_password_strength};
-pub use throttle::{FailureRecord, ThrottleKey, ThrottlePolicy};
+pub use throttle::{Admission, ThrottleKey, ThrottlePolicy};
 pub use timestamp::Timestamp;
 pub use username::{Username, UsernameError};
 pub use users::User;

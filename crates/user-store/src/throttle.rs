@@ -71,16 +71,21 @@ impl ThrottleKey<'_> {
     }
 }
 
-/// Failed logins on record against a key.
-#[derive(Debug, Clone, Copy)]
-pub struct FailureRecord {
-    /// Until when logins are refused, if they are now.
-    pub blocked_until: Option<Timestamp>,
+/// Whether a login attempt may go on to the password check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    /// Go on. `on_record`: the key has failures on record (a success should clear them).
+    /// `counted`: this attempt was already counted as a failure, so a failure must not be
+    /// counted again.
+    Allowed { on_record: bool, counted: bool },
+    /// Refused until then (429).
+    Blocked { until: Timestamp },
 }
 
 /// The statements of one throttle table.
 struct ThrottleSql {
     record: &'static str,
+    admit: &'static str,
     count: &'static str,
     block: &'static str,
     clear: &'static str,
@@ -90,11 +95,20 @@ macro_rules! throttle_sql {
     ($table:literal, $key:literal) => {
         ThrottleSql {
             record: concat!(
-                "SELECT blocked_until FROM ",
+                "SELECT failures, last_failure_at, blocked_until FROM ",
                 $table,
                 " WHERE ",
                 $key,
                 " = $1"
+            ),
+            // Compare-and-set on the count: of concurrent attempts that read the same
+            // count, exactly one is admitted.
+            admit: concat!(
+                "UPDATE ",
+                $table,
+                " SET failures = $1, last_failure_at = $2, blocked_until = $3 WHERE ",
+                $key,
+                " = $4 AND failures = $5"
             ),
             // One atomic upsert, so concurrent failures on several replicas all count;
             // failures older than the window start the count again.
@@ -132,22 +146,74 @@ static BY_USERNAME: ThrottleSql = throttle_sql!("login_failures", "username_key"
 static BY_ADDRESS: ThrottleSql = throttle_sql!("address_login_failures", "address");
 
 impl Store {
-    /// The failures on record against this key, if any (one indexed read, before any
-    /// hashing).
+    /// Decides whether an attempt against `key` may go on to the (costly) password check.
+    ///
+    /// Within the free failures attempts go on and a failure is counted after the check.
+    /// Past them, an attempt is admitted only if the block has passed, and it is counted
+    /// as a failure *before* the check with a compare-and-set on the count, together with
+    /// the block that failure earns: of guesses sent at once, one is admitted and the
+    /// others are refused, instead of all of them being checked before the first failure
+    /// lands. A success then clears the record.
     #[tracing::instrument(skip_all)]
-    pub async fn login_failures(
+    pub async fn admit_login_attempt(
         &self,
         key: ThrottleKey<'_>,
-    ) -> Result<Option<FailureRecord>, StoreError> {
-        let record = on_pool!(self, pool => sqlx::query_scalar::<_, Option<Timestamp>>(key.sql().record)
-            .bind(key.value())
-            .fetch_optional(pool)
-            .await
-            .db("read login throttle"))?;
+        policy: &ThrottlePolicy,
+    ) -> Result<Admission, StoreError> {
+        let value = key.value();
+        let read = || async {
+            on_pool!(self, pool => sqlx::query_as::<_, (i32, Timestamp, Option<Timestamp>)>(key.sql().record)
+                .bind(&value)
+                .fetch_optional(pool)
+                .await
+                .db("read login throttle"))
+        };
+        let Some((failures, last_failure_at, blocked_until)) = read().await? else {
+            return Ok(Admission::Allowed {
+                on_record: false,
+                counted: false,
+            });
+        };
         let now = Timestamp::now();
-        Ok(record.map(|blocked_until| FailureRecord {
-            blocked_until: blocked_until.filter(|until| *until > now),
-        }))
+        if let Some(until) = blocked_until.filter(|until| *until > now) {
+            return Ok(Admission::Blocked { until });
+        }
+        // Failures older than the window no longer count (as in the upsert).
+        let counted_so_far = if last_failure_at < now.minus(policy.window) {
+            0
+        } else {
+            u32::try_from(failures).unwrap_or(u32::MAX)
+        };
+        let this_one = counted_so_far.saturating_add(1);
+        let delay = policy.delay_after(this_one);
+        if delay.is_zero() {
+            return Ok(Admission::Allowed {
+                on_record: true,
+                counted: false,
+            });
+        }
+        let admitted = on_pool!(self, pool => sqlx::query(key.sql().admit)
+            .bind(i32::try_from(this_one).unwrap_or(i32::MAX))
+            .bind(now)
+            .bind(now.plus(delay))
+            .bind(&value)
+            .bind(failures)
+            .execute(pool)
+            .await
+            .db("admit login attempt")
+            .map(|done| done.rows_affected() == 1))?;
+        if admitted {
+            return Ok(Admission::Allowed {
+                on_record: true,
+                counted: true,
+            });
+        }
+        // Another attempt won the race and set its block.
+        let until = match read().await? {
+            Some((_, _, Some(until))) if until > now => until,
+            _ => now.plus(policy.first_delay),
+        };
+        Ok(Admission::Blocked { until })
     }
 
     /// Counts a failed login against `key` and returns the block it earned, if any.

@@ -6,7 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use secrecy::SecretString;
-use user_store::{ThrottleKey, ThrottlePolicy, Timestamp, Username};
+use user_store::{Admission, ThrottleKey, ThrottlePolicy, Timestamp, Username};
 
 use crate::error::{ApiError, ErrorBody};
 use crate::metrics::LoginOutcome;
@@ -39,8 +39,8 @@ pub async fn login(
     // needs no username throttle, since no password can be right for it.
     let name = Username::parse(&username).ok();
     let throttles = throttles(&state, &req, name.as_ref());
-    let name_has_failures = match refuse_if_blocked(&state, &throttles).await {
-        Ok(name_has_failures) => name_has_failures,
+    let admitted = match admit(&state, &throttles).await {
+        Ok(admitted) => admitted,
         Err(blocked) => {
             if matches!(blocked, ApiError::TooManyAttempts { .. }) {
                 state.metrics.login(LoginOutcome::Throttled);
@@ -64,13 +64,13 @@ pub async fn login(
     let (Some(user), Some(name), Some(stored_hash), true) = (user, &name, stored_hash, verified)
     else {
         state.metrics.login(LoginOutcome::Failed);
-        record_failure(&state, &throttles).await?;
+        record_failure(&state, &throttles, &admitted).await?;
         return Err(ApiError::InvalidCredentials);
     };
     // Only the username's count is cleared (when there is one: most logins write nothing
     // here): one good account must not reset the count of the address it guesses others'
     // passwords from.
-    if name_has_failures {
+    if admitted.name_on_record {
         state
             .store
             .clear_login_failures(ThrottleKey::Username(name))
@@ -108,42 +108,54 @@ fn throttles<'a>(
     by_name.into_iter().chain(by_address).collect()
 }
 
+/// How an attempt was let through: whether the username has failures on record (for a
+/// success to clear), and which keys already counted it as a failure.
+struct Admitted {
+    name_on_record: bool,
+    counted: Vec<bool>,
+}
+
 /// 429 while any of the keys is blocked, before any hashing: even the right password
-/// waits until the delay has passed. Otherwise says whether the username has failures on
-/// record (for a success to clear).
-async fn refuse_if_blocked(
+/// waits until the delay has passed. Past the free failures an attempt is counted up
+/// front, so guesses sent at once are admitted one at a time (see
+/// `Store::admit_login_attempt`).
+async fn admit(
     state: &AppState,
     throttles: &[(ThrottleKey<'_>, &ThrottlePolicy)],
-) -> Result<bool, ApiError> {
-    let mut until: Option<Timestamp> = None;
-    let mut name_has_failures = false;
-    for (key, _) in throttles {
-        let Some(record) = state.store.login_failures(*key).await? else {
-            continue;
-        };
-        name_has_failures |= matches!(key, ThrottleKey::Username(_));
-        if let Some(blocked) = record.blocked_until {
-            until = Some(until.map_or(blocked, |u| u.max(blocked)));
+) -> Result<Admitted, ApiError> {
+    let mut admitted = Admitted {
+        name_on_record: false,
+        counted: Vec::with_capacity(throttles.len()),
+    };
+    for (key, policy) in throttles {
+        match state.store.admit_login_attempt(*key, policy).await? {
+            Admission::Blocked { until } => return Err(too_many_attempts(until)),
+            Admission::Allowed { on_record, counted } => {
+                admitted.name_on_record |= on_record && matches!(key, ThrottleKey::Username(_));
+                admitted.counted.push(counted);
+            }
         }
     }
-    match until {
-        Some(until) => Err(too_many_attempts(until)),
-        None => Ok(name_has_failures),
-    }
+    Ok(admitted)
 }
 
 async fn record_failure(
     state: &AppState,
     throttles: &[(ThrottleKey<'_>, &ThrottlePolicy)],
+    admitted: &Admitted,
 ) -> Result<(), ApiError> {
     let mut blocked = false;
-    for (key, policy) in throttles {
-        if let Some(until) = state.store.record_login_failure(*key, policy).await? {
+    for ((key, policy), counted) in throttles.iter().zip(&admitted.counted) {
+        let kind = match key {
+            ThrottleKey::Username(_) => "username",
+            ThrottleKey::Address(_) => "address",
+        };
+        if *counted {
+            // Counted when it was admitted, with the block it earns.
             blocked = true;
-            let kind = match key {
-                ThrottleKey::Username(_) => "username",
-                ThrottleKey::Address(_) => "address",
-            };
+            tracing::warn!(throttled = kind, "login failed; throttled");
+        } else if let Some(until) = state.store.record_login_failure(*key, policy).await? {
+            blocked = true;
             tracing::warn!(
                 throttled = kind,
                 blocked_for_secs = until.since(Timestamp::now()).as_secs(),

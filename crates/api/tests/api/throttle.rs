@@ -130,4 +130,29 @@ db_tests! {
         assert_throttled(direct("198.51.100.1").await.unwrap()).await;
         assert_eq!(direct("198.51.100.2").await.unwrap().status(), StatusCode::OK);
     }
+
+    async fn past_the_free_failures_guesses_sent_at_once_are_admitted_one_at_a_time(db: Db) {
+        let app = spawn_app_with(db, &[("LOGIN_FREE_FAILURES", "2")]).await;
+        app.create_user("alice").await;
+        for _ in 0..2 {
+            assert_error(app.login("alice", WRONG).await, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
+        }
+        // The next failure earns a block: of eight guesses sent together, one is checked
+        // (counted up front with its block) and the rest are refused without hashing.
+        let responses = futures::future::join_all((0..8).map(|_| app.login("alice", WRONG))).await;
+        let mut checked = 0;
+        for response in responses {
+            match response.status() {
+                StatusCode::UNAUTHORIZED => checked += 1,
+                StatusCode::TOO_MANY_REQUESTS => {
+                    assert_throttled(response).await;
+                }
+                other => panic!("unexpected {other}"),
+            }
+        }
+        // One, or two on a machine so slow that the 1 s block passed during the burst.
+        assert!((1..=2).contains(&checked), "{checked} guesses were checked");
+        // The right password waits for the block too, then works and clears the record.
+        assert_throttled(app.login("alice", PASSWORD).await).await;
+    }
 }

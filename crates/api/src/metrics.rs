@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::Method;
 use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::{HttpMessage, HttpResponse, web};
 use prometheus::{
@@ -119,9 +119,9 @@ impl Metrics {
         self.refreshes.with_label_values(&[label]).inc();
     }
 
-    fn request(&self, method: &Method, route: &str, status: u16, took: Duration) {
+    fn request(&self, method: &Method, route: &str, status: StatusCode, took: Duration) {
         self.requests
-            .with_label_values(&[method_label(method), route, itoa(status).as_str()])
+            .with_label_values(&[method_label(method), route, status.as_str()])
             .observe(took.as_secs_f64());
     }
 
@@ -137,10 +137,6 @@ impl Metrics {
         }
         text
     }
-}
-
-fn itoa(status: u16) -> String {
-    status.to_string()
 }
 
 /// HTTP allows any token as a method: label only the standard ones, so that a client
@@ -187,7 +183,7 @@ pub async fn observe(
         state.metrics.request(
             &method,
             route.as_deref().unwrap_or("unmatched"),
-            status.as_u16(),
+            status,
             started.elapsed(),
         );
     }

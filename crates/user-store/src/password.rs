@@ -455,11 +455,14 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn a_full_queue_refuses_work_at_once_and_recovers() {
-        // One thread, one queue slot: block the thread, fill the slot, and the next job is
-        // refused without waiting.
-        let h = hasher(1, 1);
+    /// Gives the one hashing thread a job that holds it until `release` is sent; returns
+    /// once the thread has taken it (the queue is empty again).
+    async fn occupy_the_thread(
+        h: &PasswordHasher,
+    ) -> (
+        std::sync::mpsc::Sender<()>,
+        tokio::task::JoinHandle<Result<(), StoreError>>,
+    ) {
         let (release, blocked) = std::sync::mpsc::channel::<()>();
         let (started, running_now) = tokio::sync::oneshot::channel::<()>();
         let running = tokio::spawn({
@@ -473,18 +476,31 @@ mod tests {
                 .await
             }
         });
-        // The thread has taken the blocking job: the queue is empty again.
         running_now.await.unwrap();
+        (release, running)
+    }
+
+    /// Polls (at most 5 s) until `n` jobs wait for a thread.
+    async fn wait_until_waiting(h: &PasswordHasher, n: usize) {
+        for _ in 0..1000 {
+            if h.waiting() == n {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_refuses_work_at_once_and_recovers() {
+        // One thread, one queue slot: block the thread, fill the slot, and the next job is
+        // refused without waiting.
+        let h = hasher(1, 1);
+        let (release, running) = occupy_the_thread(&h).await;
         let queued = tokio::spawn({
             let h = h.clone();
             async move { h.hash(SecretString::from("queued password")).await }
         });
-        for _ in 0..1000 {
-            if h.waiting() == 1 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        wait_until_waiting(&h, 1).await;
         assert_eq!(h.waiting(), 1);
         let refused = h.hash(SecretString::from("one too many")).await;
         assert!(matches!(refused, Err(StoreError::Busy)), "{refused:?}");
@@ -500,20 +516,7 @@ mod tests {
     async fn a_queued_job_whose_requester_has_gone_is_skipped() {
         use std::sync::atomic::AtomicBool;
         let h = hasher(1, 2);
-        let (release, blocked) = std::sync::mpsc::channel::<()>();
-        let (started, running_now) = tokio::sync::oneshot::channel::<()>();
-        let running = tokio::spawn({
-            let h = h.clone();
-            async move {
-                h.run(move |_| {
-                    let _ = started.send(());
-                    blocked.recv().ok();
-                    Ok(())
-                })
-                .await
-            }
-        });
-        running_now.await.unwrap();
+        let (release, running) = occupy_the_thread(&h).await;
         let ran = Arc::new(AtomicBool::new(false));
         let abandoned = tokio::spawn({
             let (h, ran) = (h.clone(), ran.clone());
@@ -525,12 +528,7 @@ mod tests {
                 .await
             }
         });
-        for _ in 0..1000 {
-            if h.waiting() == 1 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        wait_until_waiting(&h, 1).await;
         abandoned.abort();
         let _ = abandoned.await;
         release.send(()).unwrap();

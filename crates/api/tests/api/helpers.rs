@@ -223,6 +223,18 @@ impl Http {
         format!("{}{}", self.address, path)
     }
 
+    /// `GET path`, expecting a JSON body.
+    pub async fn get_json(&self, path: &str) -> Value {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request")
+            .json()
+            .await
+            .expect("a JSON body")
+    }
+
     pub async fn post_json(&self, path: &str, body: &Value) -> Response {
         self.client
             .post(self.url(path))

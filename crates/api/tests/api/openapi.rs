@@ -107,15 +107,7 @@ async fn every_registered_route_is_documented_and_nothing_else() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_document_describes_errors_schemas_and_the_bearer_scheme() {
     let app = spawn_app(Db::Sqlite).await;
-    let doc: Value = app
-        .client
-        .get(app.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc: Value = app.get_json("/openapi.json").await;
     let schemes = &doc["components"]["securitySchemes"];
     assert_eq!(schemes["bearer"]["type"], "http");
     assert_eq!(schemes["bearer"]["scheme"], "bearer");

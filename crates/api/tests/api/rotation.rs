@@ -23,15 +23,7 @@ fn authd_keys(app: &TestApp, args: &[&str]) -> Output {
 }
 
 async fn jwks_kids(app: &TestApp) -> Vec<String> {
-    let set: Value = app
-        .client
-        .get(app.url("/.well-known/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let set: Value = app.get_json("/.well-known/jwks.json").await;
     let mut kids: Vec<String> = set["keys"]
         .as_array()
         .unwrap()

@@ -1,6 +1,7 @@
 //! authd's HTTP service: routes, the bearer middleware, error mapping, configuration,
 //! start-up and the command line.
 
+pub mod accounts;
 pub mod auth;
 pub mod cli;
 pub mod client_address;

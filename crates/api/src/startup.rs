@@ -219,6 +219,10 @@ pub async fn build_state(settings: &Settings) -> anyhow::Result<AppState> {
     ensure_data_dir(&settings.data_dir)?;
     let store = open_store(settings).await?;
     let keys = load_key_set(settings, &store).await?;
+    let refresh_chain = store
+        .refresh_chain_key()
+        .await
+        .context("reading the refresh-token chain key from the database")?;
     Ok(AppState {
         store,
         hasher: PasswordHasher::new(HasherOptions {
@@ -230,10 +234,13 @@ pub async fn build_state(settings: &Settings) -> anyhow::Result<AppState> {
         revoked: RevokedSessions::new(),
         refresh_token_ttl: settings.refresh_token_ttl,
         refresh_reuse_grace: settings.refresh_reuse_grace,
+        refresh_chain,
         signup_enabled: settings.signup_enabled,
         login_throttle: ThrottlePolicy {
             free_failures: settings.login_free_failures,
             max_delay: settings.login_max_delay,
+            // A record is kept for this long after its block ends (15 minutes by default).
+            window: settings.login_max_delay,
             ..ThrottlePolicy::default()
         },
         address_throttle: settings
@@ -241,6 +248,7 @@ pub async fn build_state(settings: &Settings) -> anyhow::Result<AppState> {
             .map(|free_failures| ThrottlePolicy {
                 free_failures,
                 max_delay: settings.login_max_delay,
+                window: settings.login_max_delay,
                 ..ThrottlePolicy::default()
             }),
         trusted_proxies: settings.trusted_proxies.clone(),

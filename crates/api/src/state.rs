@@ -2,7 +2,7 @@ use std::time::Duration;
 
 use std::sync::Arc;
 
-use auth_core::{RevokedSessions, unix_now};
+use auth_core::{RefreshChainKey, RevokedSessions, unix_now};
 use user_store::{PasswordHasher, Store, ThrottlePolicy};
 use uuid::Uuid;
 
@@ -19,6 +19,8 @@ pub struct AppState {
     pub revoked: RevokedSessions,
     pub refresh_token_ttl: Duration,
     pub refresh_reuse_grace: Duration,
+    /// Derives each refresh token's successor; shared by every replica (in the database).
+    pub refresh_chain: RefreshChainKey,
     pub signup_enabled: bool,
     /// Failed logins per username.
     pub login_throttle: ThrottlePolicy,

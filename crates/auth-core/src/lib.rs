@@ -19,7 +19,7 @@ pub mod verifier;
 pub use claims::Claims;
 pub use issuer::{IssuedAccessToken, TokenIssuer, TokenSubject};
 pub use keys::{Algorithm, KeyError, KeySet, SigningKey};
-pub use refresh::{PresentedRefreshToken, RefreshSecret};
+pub use refresh::{PresentedRefreshToken, RefreshChainKey, RefreshSecret};
 pub use remote::{JwksError, RemoteVerifier, RemoteVerifyError};
 pub use revoked::RevokedSessions;
 pub use verifier::{Verifier, VerifierConfig, VerifyError};

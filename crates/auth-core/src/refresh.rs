@@ -1,5 +1,6 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
@@ -29,12 +30,72 @@ impl RefreshSecret {
     pub fn generate() -> Result<(String, RefreshSecret), getrandom::Error> {
         let mut bytes = [0u8; TOKEN_BYTES];
         getrandom::fill(&mut bytes)?;
+        Ok(Self::from_bytes(bytes))
+    }
+
+    /// The token that replaces `spent` when it is rotated: derived from it under `key`
+    /// rather than drawn at random, so that a replay of `spent` within the reuse grace
+    /// can be answered with the very string the first rotation returned, by any replica,
+    /// although only hashes are stored. A session therefore has one chain of tokens and
+    /// never forks (RFC 9700 §4.14.2: rotation detects reuse only if there is one chain).
+    ///
+    /// Without `key`, nobody can compute a successor from a token: holding the token is
+    /// no more than holding the token.
+    pub fn successor(key: &RefreshChainKey, spent: &PresentedRefreshToken) -> (String, Self) {
+        let mut mac = key.mac();
+        mac.update(b"authd refresh-token successor v1\0");
+        mac.update(spent.id.as_bytes());
+        mac.update(&spent.secret);
+        let first: [u8; 32] = mac.finalize().into_bytes().into();
+        let mut mac = key.mac();
+        mac.update(b"authd refresh-token successor v1 (continued)\0");
+        mac.update(&first);
+        let second: [u8; 32] = mac.finalize().into_bytes().into();
+        let mut bytes = [0u8; TOKEN_BYTES];
+        bytes[..32].copy_from_slice(&first);
+        bytes[32..].copy_from_slice(&second[..TOKEN_BYTES - 32]);
+        Self::from_bytes(bytes)
+    }
+
+    fn from_bytes(bytes: [u8; TOKEN_BYTES]) -> (String, Self) {
         let (selector, secret) = bytes.split_at(SELECTOR_LEN);
         let stored = RefreshSecret {
             id: Uuid::from_slice(selector).expect("16 bytes"),
             secret_hash: Sha256::digest(secret).into(),
         };
-        Ok((URL_SAFE_NO_PAD.encode(bytes), stored))
+        (URL_SAFE_NO_PAD.encode(bytes), stored)
+    }
+}
+
+/// The server key that derives each refresh token's successor (see
+/// [`RefreshSecret::successor`]); every replica of one deployment holds the same one.
+#[derive(Clone)]
+pub struct RefreshChainKey(Hmac<Sha256>);
+
+impl RefreshChainKey {
+    /// Key bytes of at least 32 bytes (256 bits, the HMAC-SHA-256 block strength).
+    pub fn new(key: &[u8]) -> Option<Self> {
+        if key.len() < 32 {
+            return None;
+        }
+        Hmac::<Sha256>::new_from_slice(key).ok().map(Self)
+    }
+
+    /// 32 fresh random bytes for a new key.
+    pub fn generate_bytes() -> Result<[u8; 32], getrandom::Error> {
+        let mut bytes = [0u8; 32];
+        getrandom::fill(&mut bytes)?;
+        Ok(bytes)
+    }
+
+    fn mac(&self) -> Hmac<Sha256> {
+        self.0.clone()
+    }
+}
+
+impl std::fmt::Debug for RefreshChainKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RefreshChainKey(..)")
     }
 }
 
@@ -109,6 +170,41 @@ mod tests {
         let altered: String = chars.into_iter().collect();
         let presented = PresentedRefreshToken::parse(&altered).unwrap();
         assert!(!presented.matches(&stored.secret_hash));
+    }
+
+    #[test]
+    fn a_successor_is_the_same_for_the_same_token_and_key_and_matches_its_hash() {
+        let key = RefreshChainKey::new(&[7u8; 32]).unwrap();
+        let (token, _) = RefreshSecret::generate().unwrap();
+        let spent = PresentedRefreshToken::parse(&token).unwrap();
+        let (next, stored) = RefreshSecret::successor(&key, &spent);
+        let (again, _) = RefreshSecret::successor(&key, &spent);
+        assert_eq!(next, again);
+        assert_ne!(next, token);
+        let presented = PresentedRefreshToken::parse(&next).unwrap();
+        assert_eq!(presented.id(), stored.id);
+        assert!(presented.matches(&stored.secret_hash));
+    }
+
+    #[test]
+    fn a_successor_depends_on_the_key_and_on_the_whole_token() {
+        let a = RefreshChainKey::new(&[7u8; 32]).unwrap();
+        let b = RefreshChainKey::new(&[8u8; 32]).unwrap();
+        let (token, _) = RefreshSecret::generate().unwrap();
+        let spent = PresentedRefreshToken::parse(&token).unwrap();
+        assert_ne!(
+            RefreshSecret::successor(&a, &spent).0,
+            RefreshSecret::successor(&b, &spent).0
+        );
+        let other = PresentedRefreshToken {
+            id: spent.id,
+            secret: [0u8; VERIFIER_LEN],
+        };
+        assert_ne!(
+            RefreshSecret::successor(&a, &spent).0,
+            RefreshSecret::successor(&a, &other).0
+        );
+        assert!(RefreshChainKey::new(&[1u8; 31]).is_none());
     }
 
     #[test]

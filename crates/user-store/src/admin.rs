@@ -1,12 +1,12 @@
 //! What operators do to users: list them a page at a time, change roles, disable and
-//! enable (disabling revokes every session in the same transaction).
+//! enable (disabling, or removing a role, revokes every session in the same transaction).
 
 use sqlx::types::Json;
 use uuid::Uuid;
 
 use crate::error::DbResultExt;
 use crate::sessions::{REVOKE_USER_SESSIONS, RevocationReason};
-use crate::store::{begin_write, on_pool};
+use crate::store::{begin_write, dialect, on_pool};
 use crate::{Store, StoreError, Timestamp, User};
 
 /// A change to a user; `None` leaves a field as it is.
@@ -51,15 +51,21 @@ impl Store {
         Ok(UserPage { users, next })
     }
 
-    /// Applies `change` to the user `id` in one transaction; disabling also revokes every
-    /// live session of the user. Returns the user as it now is and the sessions revoked,
-    /// or `None` when there is no such user.
+    /// Applies `change` to the user `id` in one transaction; disabling, or removing any
+    /// role, also revokes every live session of the user (a session must not keep a role
+    /// or a login that has been taken away; an added role reaches tokens at the next
+    /// refresh). Returns the user as it now is and the sessions revoked, or `None` when
+    /// there is no such user.
     #[tracing::instrument(skip_all, fields(user_id = %id))]
     pub async fn update_user(
         &self,
         id: Uuid,
         change: &UserChange,
     ) -> Result<Option<(User, Vec<Uuid>)>, StoreError> {
+        // The roles before the change, with the row locked on PostgreSQL so that the
+        // comparison below is with what this update replaces.
+        const ROLES: &str = "SELECT roles FROM users WHERE id = $1";
+        const ROLES_POSTGRES: &str = "SELECT roles FROM users WHERE id = $1 FOR UPDATE";
         const UPDATE: &str = "UPDATE users SET \
                                   disabled = COALESCE($1, disabled), \
                                   roles = COALESCE($2, roles), \
@@ -70,28 +76,39 @@ impl Store {
         let roles = change.roles.clone().map(Json);
         on_pool!(self, pool => {
             let mut tx = begin_write(pool).await?;
-            let Some(user) = sqlx::query_as::<_, User>(UPDATE)
+            let Some(Json(before)) = sqlx::query_scalar::<_, Json<Vec<String>>>(dialect(pool, ROLES, ROLES_POSTGRES))
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await
+                .db("read user roles")?
+            else {
+                return Ok(None);
+            };
+            let user = sqlx::query_as::<_, User>(UPDATE)
                 .bind(change.disabled)
                 .bind(roles)
                 .bind(now)
                 .bind(id)
-                .fetch_optional(&mut *tx)
+                .fetch_one(&mut *tx)
                 .await
-                .db("update user")?
-            else {
-                return Ok(None);
+                .db("update user")?;
+            let reason = if change.disabled == Some(true) {
+                Some(RevocationReason::UserDisabled)
+            } else if before.iter().any(|role| !user.roles.0.contains(role)) {
+                Some(RevocationReason::RolesRemoved)
+            } else {
+                None
             };
-            let revoked = if change.disabled == Some(true) {
-                sqlx::query_scalar::<_, Uuid>(REVOKE_USER_SESSIONS)
+            let revoked = match reason {
+                Some(reason) => sqlx::query_scalar::<_, Uuid>(REVOKE_USER_SESSIONS)
                     .bind(now)
-                    .bind(RevocationReason::UserDisabled.as_str())
+                    .bind(reason.as_str())
                     .bind(id)
                     .bind(Uuid::nil())
                     .fetch_all(&mut *tx)
                     .await
-                    .db("revoke sessions of a disabled user")?
-            } else {
-                Vec::new()
+                    .db("revoke sessions of a changed user")?,
+                None => Vec::new(),
             };
             tx.commit().await.db("commit user change")?;
             Ok(Some((user, revoked)))

@@ -1,25 +1,43 @@
 use std::time::Duration;
 
-use auth_core::{PresentedRefreshToken, RefreshSecret};
+use auth_core::{PresentedRefreshToken, RefreshChainKey, RefreshSecret};
 use uuid::Uuid;
 
 use crate::error::DbResultExt;
-use crate::store::{begin_write, on_pool};
+use crate::store::{begin_write, dialect, on_pool};
+use crate::users::UserCredentials;
 use crate::{Store, StoreError, Timestamp, User};
 
-/// A session just created at login.
-#[derive(Debug, Clone)]
-pub struct NewSession {
-    pub session_id: Uuid,
-    pub refresh_expires_at: Timestamp,
+/// What opening a session after a verified password found.
+#[derive(Debug)]
+pub enum SessionOpening {
+    /// The session and its first refresh token are stored; `user` (roles included) is
+    /// read in the same transaction.
+    Opened {
+        session_id: Uuid,
+        user: User,
+        refresh_expires_at: Timestamp,
+    },
+    /// The password hash is no longer the one that was verified (changed, reset or
+    /// rehashed meanwhile), or the user is gone: nothing was written.
+    CredentialsChanged,
+    /// The user is disabled: nothing was written.
+    Disabled,
 }
 
 /// What presenting a refresh token did.
 #[derive(Debug)]
 pub enum Rotation {
-    /// The token was spent (or spent moments ago, within the reuse grace) and a new one is
-    /// stored in the same session; `user` is read in the same transaction.
-    Rotated { session_id: Uuid, user: User },
+    /// A new access token may be issued for `session_id`, with `user` read in the same
+    /// transaction, and `refresh_token` is the session's one live refresh token: the
+    /// presented token's successor, just stored; or, for a replay within the reuse grace,
+    /// the successor that the first rotation stored (or its own successor, if that has
+    /// been rotated since).
+    Rotated {
+        session_id: Uuid,
+        user: User,
+        refresh_token: String,
+    },
     /// Unknown token, wrong secret, expired, or its session is revoked or expired, or its
     /// user is disabled. Nothing changed.
     Invalid,
@@ -35,6 +53,7 @@ pub enum RevocationReason {
     RefreshTokenReuse,
     Admin,
     UserDisabled,
+    RolesRemoved,
 }
 
 impl RevocationReason {
@@ -45,6 +64,7 @@ impl RevocationReason {
             RevocationReason::RefreshTokenReuse => "refresh_token_reuse",
             RevocationReason::Admin => "admin",
             RevocationReason::UserDisabled => "user_disabled",
+            RevocationReason::RolesRemoved => "roles_removed",
         }
     }
 }
@@ -61,23 +81,61 @@ struct PresentedTokenRow {
     user: User,
 }
 
+/// A token of the chain, looked up while walking to the live one.
+#[derive(sqlx::FromRow)]
+struct ChainRow {
+    secret_hash: Vec<u8>,
+    spent_at: Option<Timestamp>,
+    expires_at: Timestamp,
+}
+
+/// How far a replay within the grace may walk its chain to the live token: as many
+/// rotations as can happen within the grace, with room to spare.
+const MAX_CHAIN_WALK: usize = 64;
+
 const INSERT_REFRESH_TOKEN: &str = "INSERT INTO refresh_tokens (id, session_id, secret_hash, issued_at, expires_at) \
                                     VALUES ($1, $2, $3, $4, $5)";
 
+// The user row, read in the transaction that opens a session. On PostgreSQL `FOR SHARE`
+// makes a concurrent password change, disable or role change (an UPDATE of this row)
+// wait for this transaction, or this one wait for it and then read its result (READ
+// COMMITTED re-reads a locked row's newest version): either way no session is opened on
+// state that a change has already replaced, and a session committed first is one the
+// change's revocation, a later statement, sees and revokes.
+const LOCK_USER_SQLITE: &str = "SELECT id, username, roles, disabled, created_at, password_hash \
+                                FROM users WHERE id = $1";
+const LOCK_USER_POSTGRES: &str = "SELECT id, username, roles, disabled, created_at, password_hash \
+                                  FROM users WHERE id = $1 FOR SHARE";
+
 impl Store {
-    /// Opens a session for `user_id` with its first refresh token (one transaction).
+    /// Opens a session for `user_id` with its first refresh token, only if the user's
+    /// password hash is still `verified_hash` (the one the login checked) and the user is
+    /// not disabled, both read in the same transaction that writes the session; the
+    /// roles returned are read there too.
     #[tracing::instrument(skip_all, fields(user_id = %user_id))]
-    pub async fn create_session(
+    pub async fn open_session(
         &self,
         user_id: Uuid,
+        verified_hash: &str,
         refresh: &RefreshSecret,
         refresh_ttl: Duration,
-    ) -> Result<NewSession, StoreError> {
+    ) -> Result<SessionOpening, StoreError> {
         let now = Timestamp::now();
         let expires_at = now.plus(refresh_ttl);
         let session_id = Uuid::now_v7();
         on_pool!(self, pool => {
             let mut tx = begin_write(pool).await?;
+            let current = sqlx::query_as::<_, UserCredentials>(dialect(pool, LOCK_USER_SQLITE, LOCK_USER_POSTGRES))
+                .bind(user_id)
+                .fetch_optional(&mut *tx)
+                .await
+                .db("read user for a new session")?;
+            let Some(current) = current.filter(|c| c.password_hash == verified_hash) else {
+                return Ok(SessionOpening::CredentialsChanged);
+            };
+            if current.user.disabled {
+                return Ok(SessionOpening::Disabled);
+            }
             sqlx::query("INSERT INTO sessions (id, user_id, created_at, refreshed_at, expires_at) VALUES ($1, $2, $3, $3, $4)")
                 .bind(session_id)
                 .bind(user_id)
@@ -96,24 +154,23 @@ impl Store {
                 .await
                 .db("insert refresh token")?;
             tx.commit().await.db("commit session")?;
-        });
-        Ok(NewSession {
-            session_id,
-            refresh_expires_at: expires_at,
+            Ok(SessionOpening::Opened { session_id, user: current.user, refresh_expires_at: expires_at })
         })
     }
 
-    /// Spends `presented` and stores `next` in its session, in one transaction.
+    /// Spends `presented` and stores its successor (derived under `chain`) in its
+    /// session, in one transaction.
     ///
-    /// The spend is a conditional update (`spent_at IS NULL`), so of concurrent requests
-    /// with one token exactly one spends it. The others find it spent: within `grace` of
-    /// the spend they get a sibling token (two tabs refreshing at once); after it, the
-    /// token is taken as stolen and the whole session is revoked.
+    /// The spend is a conditional update (`spent_at IS NULL`; on PostgreSQL the row is
+    /// also locked up front), so of concurrent requests with one token exactly one
+    /// spends it. The others find it spent: within `grace` of the spend they get the
+    /// session's live token, the same string the spend returned (two tabs refreshing at
+    /// once); after it, the token is taken as stolen and the whole session is revoked.
     #[tracing::instrument(skip_all, fields(token_id = %presented.id()))]
     pub async fn rotate_refresh_token(
         &self,
         presented: &PresentedRefreshToken,
-        next: &RefreshSecret,
+        chain: &RefreshChainKey,
         refresh_ttl: Duration,
         grace: Duration,
     ) -> Result<Rotation, StoreError> {
@@ -124,6 +181,17 @@ impl Store {
              JOIN sessions s ON s.id = rt.session_id \
              JOIN users u ON u.id = s.user_id \
              WHERE rt.id = $1";
+        // The token row waits for a concurrent rotation of it; the user row, as in
+        // `open_session`, for a concurrent change of the user (always locked in the
+        // order user, then sessions, as the changes do: no deadlock).
+        const FIND_POSTGRES: &str = "SELECT rt.session_id, rt.secret_hash, rt.expires_at AS token_expires_at, rt.spent_at, \
+                s.revoked_at AS session_revoked_at, s.expires_at AS session_expires_at, \
+                u.id, u.username, u.roles, u.disabled, u.created_at \
+             FROM refresh_tokens rt \
+             JOIN sessions s ON s.id = rt.session_id \
+             JOIN users u ON u.id = s.user_id \
+             WHERE rt.id = $1 \
+             FOR UPDATE OF rt FOR SHARE OF u";
         const SPEND: &str =
             "UPDATE refresh_tokens SET spent_at = $1 WHERE id = $2 AND spent_at IS NULL";
         const SPENT_AT: &str = "SELECT spent_at FROM refresh_tokens WHERE id = $1";
@@ -135,7 +203,7 @@ impl Store {
         let next_expires_at = now.plus(refresh_ttl);
         on_pool!(self, pool => {
             let mut tx = begin_write(pool).await?;
-            let Some(row) = sqlx::query_as::<_, PresentedTokenRow>(FIND)
+            let Some(row) = sqlx::query_as::<_, PresentedTokenRow>(dialect(pool, FIND, FIND_POSTGRES))
                 .bind(presented.id())
                 .fetch_optional(&mut *tx)
                 .await
@@ -175,9 +243,29 @@ impl Store {
                 }
             };
 
-            if let Some(spent_at) = spent_at
-                && now.since(spent_at) >= grace
-            {
+            let Some(spent_at) = spent_at else {
+                let (refresh_token, next) = RefreshSecret::successor(chain, presented);
+                sqlx::query(INSERT_REFRESH_TOKEN)
+                    .bind(next.id)
+                    .bind(row.session_id)
+                    .bind(&next.secret_hash[..])
+                    .bind(now)
+                    .bind(next_expires_at)
+                    .execute(&mut *tx)
+                    .await
+                    .db("insert refresh token")?;
+                sqlx::query(SLIDE_SESSION)
+                    .bind(now)
+                    .bind(next_expires_at)
+                    .bind(row.session_id)
+                    .execute(&mut *tx)
+                    .await
+                    .db("slide session expiry")?;
+                tx.commit().await.db("commit rotation")?;
+                return Ok(Rotation::Rotated { session_id: row.session_id, user: row.user, refresh_token });
+            };
+
+            if now.since(spent_at) >= grace {
                 sqlx::query(REVOKE)
                     .bind(now)
                     .bind(RevocationReason::RefreshTokenReuse.as_str())
@@ -186,28 +274,38 @@ impl Store {
                     .await
                     .db("revoke session on reuse")?;
                 tx.commit().await.db("commit revocation")?;
-                tracing::warn!(session_id = %row.session_id, "refresh token reused after the grace period: session revoked");
+                tracing::debug!(session_id = %row.session_id, "refresh token reused after the grace period: session revoked");
                 return Ok(Rotation::ReuseDetected { session_id: row.session_id });
             }
 
-            sqlx::query(INSERT_REFRESH_TOKEN)
-                .bind(next.id)
-                .bind(row.session_id)
-                .bind(&next.secret_hash[..])
-                .bind(now)
-                .bind(next_expires_at)
-                .execute(&mut *tx)
-                .await
-                .db("insert refresh token")?;
-            sqlx::query(SLIDE_SESSION)
-                .bind(now)
-                .bind(next_expires_at)
-                .bind(row.session_id)
-                .execute(&mut *tx)
-                .await
-                .db("slide session expiry")?;
-            tx.commit().await.db("commit rotation")?;
-            Ok(Rotation::Rotated { session_id: row.session_id, user: row.user })
+            // A replay within the grace: walk the chain from the presented token to the
+            // session's live one and answer with it. Nothing is written.
+            let mut current = None::<PresentedRefreshToken>;
+            for _ in 0..MAX_CHAIN_WALK {
+                let from = current.as_ref().unwrap_or(presented);
+                let (token, next) = RefreshSecret::successor(chain, from);
+                let Some(link) = sqlx::query_as::<_, ChainRow>(
+                    "SELECT secret_hash, spent_at, expires_at FROM refresh_tokens WHERE id = $1 AND session_id = $2")
+                    .bind(next.id)
+                    .bind(row.session_id)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .db("walk refresh token chain")?
+                else {
+                    return Ok(Rotation::Invalid);
+                };
+                if link.secret_hash != next.secret_hash || link.expires_at <= now {
+                    return Ok(Rotation::Invalid);
+                }
+                if link.spent_at.is_none() {
+                    return Ok(Rotation::Rotated { session_id: row.session_id, user: row.user, refresh_token: token });
+                }
+                current = PresentedRefreshToken::parse(&token);
+                if current.is_none() {
+                    return Ok(Rotation::Invalid);
+                }
+            }
+            Ok(Rotation::Invalid)
         })
     }
 
@@ -247,24 +345,32 @@ impl Store {
             .db("revoke user sessions"))
     }
 
-    /// Sets a new password hash and revokes every session of the user, atomically.
-    /// Returns the revoked session ids.
+    /// Replaces the password hash `verified_hash` (the one the caller checked the
+    /// current password against) by `new_hash` and revokes every session of the user,
+    /// atomically. `None` when the hash is no longer `verified_hash` (changed meanwhile):
+    /// nothing was written. Otherwise the revoked session ids.
     #[tracing::instrument(skip_all, fields(user_id = %user_id))]
     pub async fn change_password(
         &self,
         user_id: Uuid,
-        password_hash: &str,
-    ) -> Result<Vec<Uuid>, StoreError> {
+        verified_hash: &str,
+        new_hash: &str,
+    ) -> Result<Option<Vec<Uuid>>, StoreError> {
         let now = Timestamp::now();
         on_pool!(self, pool => {
             let mut tx = begin_write(pool).await?;
-            sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
-                .bind(password_hash)
+            let changed = sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3 AND password_hash = $4")
+                .bind(new_hash)
                 .bind(now)
                 .bind(user_id)
+                .bind(verified_hash)
                 .execute(&mut *tx)
                 .await
-                .db("update password")?;
+                .db("update password")?
+                .rows_affected();
+            if changed == 0 {
+                return Ok(None);
+            }
             let revoked = sqlx::query_scalar::<_, Uuid>(REVOKE_USER_SESSIONS)
                 .bind(now)
                 .bind(RevocationReason::PasswordChange.as_str())
@@ -274,7 +380,7 @@ impl Store {
                 .await
                 .db("revoke sessions on password change")?;
             tx.commit().await.db("commit password change")?;
-            Ok(revoked)
+            Ok(Some(revoked))
         })
     }
 

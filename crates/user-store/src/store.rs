@@ -54,14 +54,33 @@ pub(crate) trait WriteTransaction: sqlx::Database {
     /// reads and then writes cannot fail with SQLITE_BUSY on the upgrade (the busy timeout
     /// queues writers instead). PostgreSQL: row locks and READ COMMITTED do the work.
     const BEGIN: &'static str;
+    /// Which of two texts of one statement this database runs: they differ only where
+    /// PostgreSQL needs an explicit row lock (`FOR SHARE`, `FOR UPDATE`) that SQLite has
+    /// no syntax for and no need of (`BEGIN IMMEDIATE` serialises its writers).
+    fn pick(sqlite: &'static str, postgres: &'static str) -> &'static str;
 }
 
 impl WriteTransaction for Sqlite {
     const BEGIN: &'static str = "BEGIN IMMEDIATE";
+    fn pick(sqlite: &'static str, _: &'static str) -> &'static str {
+        sqlite
+    }
 }
 
 impl WriteTransaction for Postgres {
     const BEGIN: &'static str = "BEGIN";
+    fn pick(_: &'static str, postgres: &'static str) -> &'static str {
+        postgres
+    }
+}
+
+/// The text of a statement for `pool`'s database (see [`WriteTransaction::pick`]).
+pub(crate) fn dialect<DB: WriteTransaction>(
+    _pool: &Pool<DB>,
+    sqlite: &'static str,
+    postgres: &'static str,
+) -> &'static str {
+    DB::pick(sqlite, postgres)
 }
 
 pub(crate) async fn begin_write<DB: WriteTransaction>(

@@ -6,9 +6,11 @@ use crate::error::DbResultExt;
 use crate::store::on_pool;
 use crate::{Store, StoreError, Timestamp, Username};
 
-/// How failed logins slow a username down: the first `free_failures` cost nothing, then
-/// each failure blocks the name for twice as long as the one before, from `first_delay`
-/// up to `max_delay`. Failures older than `window` are forgotten.
+/// How password attempts slow a username down: the first `free_failures` cost nothing,
+/// then each attempt blocks the name for twice as long as the one before, from
+/// `first_delay` up to `max_delay`. A record is forgotten once `window` has passed since
+/// its last attempt *and* since its block ended, so the free attempts do not come back
+/// the moment the longest block ends.
 #[derive(Debug, Clone)]
 pub struct ThrottlePolicy {
     pub free_failures: u32,
@@ -71,73 +73,72 @@ impl ThrottleKey<'_> {
     }
 }
 
-/// Whether a login attempt may go on to the password check.
+/// Whether a password attempt may go on to the password check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Admission {
-    /// Go on. `on_record`: the key has failures on record (a success should clear them).
-    /// `counted`: this attempt was already counted as a failure, so a failure must not be
-    /// counted again.
-    Allowed { on_record: bool, counted: bool },
+    /// Go on: the attempt is already counted (a success refunds it).
+    Allowed,
     /// Refused until then (429).
     Blocked { until: Timestamp },
 }
 
 /// The statements of one throttle table.
 struct ThrottleSql {
-    record: &'static str,
+    read: &'static str,
+    insert: &'static str,
     admit: &'static str,
-    count: &'static str,
-    block: &'static str,
+    increment: &'static str,
     clear: &'static str,
+    refund: &'static str,
 }
 
 macro_rules! throttle_sql {
     ($table:literal, $key:literal) => {
         ThrottleSql {
-            record: concat!(
+            read: concat!(
                 "SELECT failures, last_failure_at, blocked_until FROM ",
                 $table,
                 " WHERE ",
                 $key,
                 " = $1"
             ),
-            // Compare-and-set on the count: of concurrent attempts that read the same
-            // count, exactly one is admitted.
+            insert: concat!(
+                "INSERT INTO ",
+                $table,
+                " (",
+                $key,
+                ", failures, last_failure_at, blocked_until) VALUES ($1, 1, $2, $3) \
+                 ON CONFLICT (",
+                $key,
+                ") DO NOTHING"
+            ),
+            // Compare-and-set on the record as it was read: of concurrent attempts that
+            // read the same record, exactly one is counted by this statement; the others
+            // read again.
             admit: concat!(
                 "UPDATE ",
                 $table,
                 " SET failures = $1, last_failure_at = $2, blocked_until = $3 WHERE ",
                 $key,
-                " = $4 AND failures = $5"
+                " = $4 AND failures = $5 AND last_failure_at = $6"
             ),
-            // One atomic upsert, so concurrent failures on several replicas all count;
-            // failures older than the window start the count again.
-            count: concat!(
-                "INSERT INTO ",
-                $table,
-                " (",
-                $key,
-                ", failures, last_failure_at) VALUES ($1, 1, $2) \
-                 ON CONFLICT (",
-                $key,
-                ") DO UPDATE SET \
-                     failures = CASE WHEN ",
-                $table,
-                ".last_failure_at < $3 THEN 1 ELSE ",
-                $table,
-                ".failures + 1 END, \
-                     last_failure_at = $2 \
-                 RETURNING failures"
-            ),
-            block: concat!(
+            // Within the free attempts no compare-and-set is needed: one atomic
+            // increment, as long as it stays within them.
+            increment: concat!(
                 "UPDATE ",
                 $table,
-                " SET blocked_until = $1 \
-                 WHERE ",
+                " SET failures = failures + 1, last_failure_at = $1 WHERE ",
                 $key,
-                " = $2 AND (blocked_until IS NULL OR blocked_until < $1)"
+                " = $2 AND failures < $3"
             ),
             clear: concat!("DELETE FROM ", $table, " WHERE ", $key, " = $1"),
+            refund: concat!(
+                "UPDATE ",
+                $table,
+                " SET failures = failures - 1 WHERE ",
+                $key,
+                " = $1 AND failures > 0"
+            ),
         }
     };
 }
@@ -145,15 +146,33 @@ macro_rules! throttle_sql {
 static BY_USERNAME: ThrottleSql = throttle_sql!("login_failures", "username_key");
 static BY_ADDRESS: ThrottleSql = throttle_sql!("address_login_failures", "address");
 
+/// How often an attempt re-reads a record that concurrent attempts changed under it
+/// before it gives up and is refused like a blocked one: attempts in such numbers at
+/// once are a flood, not a user.
+const ADMIT_RETRIES: usize = 8;
+
+impl ThrottlePolicy {
+    /// Whether a record last touched at `last_attempt_at` and blocked until
+    /// `blocked_until` is forgotten at `now`: the window counts from whichever is later,
+    /// so it always outlasts the block.
+    pub fn is_stale(
+        &self,
+        last_attempt_at: Timestamp,
+        blocked_until: Option<Timestamp>,
+        now: Timestamp,
+    ) -> bool {
+        let quiet_since = blocked_until.map_or(last_attempt_at, |b| b.max(last_attempt_at));
+        quiet_since.plus(self.window) < now
+    }
+}
+
 impl Store {
-    /// Decides whether an attempt against `key` may go on to the (costly) password check.
-    ///
-    /// Within the free failures attempts go on and a failure is counted after the check.
-    /// Past them, an attempt is admitted only if the block has passed, and it is counted
-    /// as a failure *before* the check with a compare-and-set on the count, together with
-    /// the block that failure earns: of guesses sent at once, one is admitted and the
-    /// others are refused, instead of all of them being checked before the first failure
-    /// lands. A success then clears the record.
+    /// Decides whether an attempt against `key` may go on to the (costly) password check,
+    /// and counts it *before* the check: every attempt is a failure until it succeeds
+    /// (then [`Store::login_attempt_succeeded`] refunds it). Counting up front with a
+    /// compare-and-set, together with the block the attempt earns, means guesses sent at
+    /// once are admitted only as far as the free attempts and the block allow: the first
+    /// `free_failures` at once, then one at a time as each block passes.
     #[tracing::instrument(skip_all)]
     pub async fn admit_login_attempt(
         &self,
@@ -161,96 +180,86 @@ impl Store {
         policy: &ThrottlePolicy,
     ) -> Result<Admission, StoreError> {
         let value = key.value();
-        let read = || async {
-            on_pool!(self, pool => sqlx::query_as::<_, (i32, Timestamp, Option<Timestamp>)>(key.sql().record)
+        let sql = key.sql();
+        for _ in 0..ADMIT_RETRIES {
+            let now = Timestamp::now();
+            let record = on_pool!(self, pool => sqlx::query_as::<_, (i32, Timestamp, Option<Timestamp>)>(sql.read)
                 .bind(&value)
                 .fetch_optional(pool)
                 .await
-                .db("read login throttle"))
-        };
-        let Some((failures, last_failure_at, blocked_until)) = read().await? else {
-            return Ok(Admission::Allowed {
-                on_record: false,
-                counted: false,
-            });
-        };
-        let now = Timestamp::now();
-        if let Some(until) = blocked_until.filter(|until| *until > now) {
-            return Ok(Admission::Blocked { until });
+                .db("read login throttle"))?;
+            let Some((failures, last_attempt_at, blocked_until)) = record else {
+                let block = Some(policy.delay_after(1))
+                    .filter(|d| !d.is_zero())
+                    .map(|d| now.plus(d));
+                let inserted = on_pool!(self, pool => sqlx::query(sql.insert)
+                    .bind(&value)
+                    .bind(now)
+                    .bind(block)
+                    .execute(pool)
+                    .await
+                    .db("count login attempt")
+                    .map(|done| done.rows_affected()))?;
+                if inserted == 1 {
+                    return Ok(Admission::Allowed);
+                }
+                continue;
+            };
+            if let Some(until) = blocked_until.filter(|until| *until > now) {
+                return Ok(Admission::Blocked { until });
+            }
+            let so_far = if policy.is_stale(last_attempt_at, blocked_until, now) {
+                0
+            } else {
+                u32::try_from(failures).unwrap_or(0)
+            };
+            let this_one = so_far.saturating_add(1);
+            let delay = policy.delay_after(this_one);
+            if delay.is_zero() && so_far > 0 {
+                let counted = on_pool!(self, pool => sqlx::query(sql.increment)
+                    .bind(now)
+                    .bind(&value)
+                    .bind(i32::try_from(policy.free_failures).unwrap_or(i32::MAX))
+                    .execute(pool)
+                    .await
+                    .db("count login attempt")
+                    .map(|done| done.rows_affected()))?;
+                if counted == 1 {
+                    return Ok(Admission::Allowed);
+                }
+                continue;
+            }
+            let block = (!delay.is_zero()).then(|| now.plus(delay));
+            let counted = on_pool!(self, pool => sqlx::query(sql.admit)
+                .bind(i32::try_from(this_one).unwrap_or(i32::MAX))
+                .bind(now)
+                .bind(block)
+                .bind(&value)
+                .bind(failures)
+                .bind(last_attempt_at)
+                .execute(pool)
+                .await
+                .db("count login attempt")
+                .map(|done| done.rows_affected()))?;
+            if counted == 1 {
+                return Ok(Admission::Allowed);
+            }
         }
-        // Failures older than the window no longer count (as in the upsert).
-        let counted_so_far = if last_failure_at < now.minus(policy.window) {
-            0
-        } else {
-            u32::try_from(failures).unwrap_or(u32::MAX)
-        };
-        let this_one = counted_so_far.saturating_add(1);
-        let delay = policy.delay_after(this_one);
-        if delay.is_zero() {
-            return Ok(Admission::Allowed {
-                on_record: true,
-                counted: false,
-            });
-        }
-        let admitted = on_pool!(self, pool => sqlx::query(key.sql().admit)
-            .bind(i32::try_from(this_one).unwrap_or(i32::MAX))
-            .bind(now)
-            .bind(now.plus(delay))
-            .bind(&value)
-            .bind(failures)
-            .execute(pool)
-            .await
-            .db("admit login attempt")
-            .map(|done| done.rows_affected() == 1))?;
-        if admitted {
-            return Ok(Admission::Allowed {
-                on_record: true,
-                counted: true,
-            });
-        }
-        // Another attempt won the race and set its block.
-        let until = match read().await? {
-            Some((_, _, Some(until))) if until > now => until,
-            _ => now.plus(policy.first_delay),
-        };
-        Ok(Admission::Blocked { until })
+        Ok(Admission::Blocked {
+            until: Timestamp::now().plus(policy.first_delay),
+        })
     }
 
-    /// Counts a failed login against `key` and returns the block it earned, if any.
+    /// The attempt admitted against `key` had the right password: a username's record is
+    /// forgotten, an address's count gives the one attempt back (one good account must
+    /// not clear the count of the address it guesses other accounts' passwords from).
     #[tracing::instrument(skip_all)]
-    pub async fn record_login_failure(
-        &self,
-        key: ThrottleKey<'_>,
-        policy: &ThrottlePolicy,
-    ) -> Result<Option<Timestamp>, StoreError> {
-        let now = Timestamp::now();
-        let value = key.value();
-        let failures = on_pool!(self, pool => sqlx::query_scalar::<_, i32>(key.sql().count)
-            .bind(&value)
-            .bind(now)
-            .bind(now.minus(policy.window))
-            .fetch_one(pool)
-            .await
-            .db("count login failure"))?;
-        let delay = policy.delay_after(u32::try_from(failures).unwrap_or(u32::MAX));
-        if delay.is_zero() {
-            return Ok(None);
-        }
-        let until = now.plus(delay);
-        on_pool!(self, pool => sqlx::query(key.sql().block)
-            .bind(until)
-            .bind(&value)
-            .execute(pool)
-            .await
-            .db("block login")
-            .map(|_| ()))?;
-        Ok(Some(until))
-    }
-
-    /// Forgets the failures counted against `key` (a username, after its successful login).
-    #[tracing::instrument(skip_all)]
-    pub async fn clear_login_failures(&self, key: ThrottleKey<'_>) -> Result<(), StoreError> {
-        on_pool!(self, pool => sqlx::query(key.sql().clear)
+    pub async fn login_attempt_succeeded(&self, key: ThrottleKey<'_>) -> Result<(), StoreError> {
+        let sql = match key {
+            ThrottleKey::Username(_) => key.sql().clear,
+            ThrottleKey::Address(_) => key.sql().refund,
+        };
+        on_pool!(self, pool => sqlx::query(sql)
             .bind(key.value())
             .execute(pool)
             .await
@@ -272,6 +281,21 @@ mod tests {
             [0, 0, 0, 0, 0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 900]
         );
         assert_eq!(policy.delay_after(u32::MAX), policy.max_delay);
+    }
+
+    #[test]
+    fn a_record_is_forgotten_a_window_after_its_block_ends_not_when_it_ends() {
+        let policy = ThrottlePolicy::default();
+        let t0 = Timestamp::now();
+        let block_end = t0.plus(policy.max_delay);
+        assert!(!policy.is_stale(t0, Some(block_end), block_end));
+        assert!(!policy.is_stale(t0, Some(block_end), block_end.plus(Duration::from_secs(60))));
+        assert!(policy.is_stale(
+            t0,
+            Some(block_end),
+            block_end.plus(policy.window + Duration::from_secs(1))
+        ));
+        assert!(policy.is_stale(t0, None, t0.plus(policy.window + Duration::from_secs(1))));
     }
 
     #[test]

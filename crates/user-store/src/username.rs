@@ -44,6 +44,15 @@ impl Username {
         Ok(Self { display, key })
     }
 
+    /// The name of a stored user, taken as it was stored (it was validated when the user
+    /// was created, perhaps under older rules): to count against its throttle record.
+    pub fn of_stored_user(stored: &str) -> Self {
+        Self {
+            display: stored.to_owned(),
+            key: stored.to_lowercase().nfkc().collect(),
+        }
+    }
+
     /// The name as shown back to the user.
     pub fn as_str(&self) -> &str {
         &self.display

@@ -4,15 +4,14 @@ use std::sync::Arc;
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use auth_core::{Claims, PresentedRefreshToken, RefreshSecret, TokenSubject};
+use auth_core::Claims;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
-use user_store::{RevocationReason, Rotation, User, Username, check_password_strength};
+use user_store::{RevocationReason, User, Username, check_password_strength};
 use utoipa::ToSchema;
-use uuid::Uuid;
 
+use crate::accounts::{self, Tokens};
 use crate::error::{ApiError, ErrorBody};
-use crate::metrics::RefreshOutcome;
 use crate::routes::{Body, JsonBody, is_blank, parse_json_object};
 use crate::state::AppState;
 
@@ -95,39 +94,8 @@ pub async fn refresh(
     state: web::Data<AppState>,
     JsonBody(body): JsonBody<RefreshRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    use secrecy::ExposeSecret;
-    const INVALID: &str = "the refresh token is invalid, expired or revoked";
-    let Some(presented) = PresentedRefreshToken::parse(body.refresh_token.expose_secret()) else {
-        state.metrics.refresh(RefreshOutcome::Invalid);
-        return Err(ApiError::InvalidGrant(INVALID));
-    };
-    let (refresh_token, next) = new_refresh_secret()?;
-    let rotation = state
-        .store
-        .rotate_refresh_token(
-            &presented,
-            &next,
-            state.refresh_token_ttl,
-            state.refresh_reuse_grace,
-        )
-        .await?;
-    match rotation {
-        Rotation::Rotated { session_id, user } => {
-            state.metrics.refresh(RefreshOutcome::Rotated);
-            token_response(&state, &user, session_id, refresh_token)
-        }
-        Rotation::ReuseDetected { session_id } => {
-            state.metrics.refresh(RefreshOutcome::ReuseDetected);
-            state.remember_revoked(&[session_id]);
-            Err(ApiError::InvalidGrant(
-                "the refresh token was already used; the session has been revoked",
-            ))
-        }
-        Rotation::Invalid => {
-            state.metrics.refresh(RefreshOutcome::Invalid);
-            Err(ApiError::InvalidGrant(INVALID))
-        }
-    }
+    let tokens = accounts::refresh(&state, &body.refresh_token).await?;
+    Ok(token_response(tokens))
 }
 
 /// Which sessions a logout ends: this one, all of the user's, or all but this one.
@@ -189,33 +157,16 @@ pub async fn logout(
     Ok(HttpResponse::NoContent().finish())
 }
 
-pub(crate) fn new_refresh_secret() -> Result<(String, RefreshSecret), ApiError> {
-    RefreshSecret::generate().map_err(|e| ApiError::Internal(anyhow::anyhow!("no randomness: {e}")))
-}
-
-pub(crate) fn token_response(
-    state: &AppState,
-    user: &User,
-    session_id: Uuid,
-    refresh_token: String,
-) -> Result<HttpResponse, ApiError> {
-    let subject = TokenSubject {
-        user_id: user.id,
-        session_id,
-        username: user.username.clone(),
-        roles: user.roles.0.clone(),
-    };
-    let access = state.keys.current().issuer.issue(&subject).map_err(|e| {
-        ApiError::Internal(anyhow::Error::new(e).context("signing an access token"))
-    })?;
-    Ok(HttpResponse::Ok()
+/// The token pair as JSON (RFC 6749 §5.1), never cached.
+pub(crate) fn token_response(tokens: Tokens) -> HttpResponse {
+    HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header((header::PRAGMA, "no-cache"))
         .json(TokenPair {
-            access_token: access.token,
+            access_token: tokens.access.token,
             token_type: "Bearer",
-            expires_in: access.expires_in,
-            refresh_token,
-            refresh_expires_in: state.refresh_token_ttl.as_secs(),
-        }))
+            expires_in: tokens.access.expires_in,
+            refresh_token: tokens.refresh_token,
+            refresh_expires_in: tokens.refresh_expires_in,
+        })
 }

@@ -2,15 +2,15 @@
 
 use std::sync::Arc;
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use auth_core::Claims;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use user_store::User;
-use user_store::check_password_strength;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::accounts;
 use crate::error::{ApiError, ErrorBody, TokenProblem};
 use crate::routes::JsonBody;
 use crate::state::AppState;
@@ -80,37 +80,30 @@ pub struct PasswordChange {
         (status = 204, description = "Changed; every session of the user is revoked"),
         (status = 400, description = "`invalid_request` or `weak_password`", body = ErrorBody),
         (status = 401, description = "`invalid_token`, or `invalid_credentials` for a wrong current password", body = ErrorBody),
+        (status = 429, description = "`too_many_attempts`: wrong passwords count against the login throttle; see `Retry-After`", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
         (status = 503, description = "`unavailable`", body = ErrorBody),
     ))]
 #[tracing::instrument(skip_all, fields(user_id = %claims.sub))]
 pub async fn change_password(
     state: web::Data<AppState>,
     claims: web::ReqData<Arc<Claims>>,
+    req: HttpRequest,
     JsonBody(body): JsonBody<PasswordChange>,
 ) -> Result<HttpResponse, ApiError> {
     let PasswordChange {
         current_password,
         new_password,
     } = body;
-    let credentials = state
-        .store
-        .find_credentials_by_id(claims.sub)
-        .await?
-        .ok_or(TokenProblem::UnknownUser)?;
-    if !state
-        .hasher
-        .verify(current_password, Some(credentials.password_hash))
-        .await?
-    {
-        return Err(ApiError::WrongCurrentPassword);
-    }
-    check_password_strength(new_password.expose_secret(), &credentials.user.username)?;
-    let hash = state.hasher.hash(new_password).await?;
-    let revoked = state.store.change_password(claims.sub, &hash).await?;
-    state.remember_revoked(&revoked);
-    tracing::info!(
-        sessions = revoked.len(),
-        "password changed; sessions revoked"
-    );
+    accounts::change_password(
+        &state,
+        accounts::password::PasswordChange {
+            user_id: claims.sub,
+            current_password,
+            new_password,
+            client: state.trusted_proxies.client_address(&req),
+        },
+    )
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }

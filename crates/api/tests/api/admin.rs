@@ -9,7 +9,7 @@ use crate::helpers::*;
 
 impl TestApp {
     /// A new user with the `admin` role (granted in the store), logged in.
-    async fn admin(&self, username: &str) -> Tokens {
+    pub(crate) async fn admin(&self, username: &str) -> Tokens {
         self.create_user(username).await;
         let store = Store::connect(&self.env["DATABASE_URL"], &StoreOptions::default())
             .await
@@ -29,7 +29,7 @@ impl TestApp {
         self.tokens(username).await
     }
 
-    async fn admin_call(
+    pub(crate) async fn admin_call(
         &self,
         method: Method,
         path: &str,

@@ -71,4 +71,31 @@ db_tests! {
         }
         drop(server);
     }
+
+    async fn refused_requests_write_no_log_line_above_debug(db: Db) {
+        let store = ProcessStore::new(db).await;
+        let server = store.start(&[("RUST_LOG", "info")]).await;
+        server.create_user("alice").await;
+        let before = server.log().lines().count();
+        let forged = "eyJhbGciOiJIUzI1NiIsInR5cCI6ImF0K2p3dCJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl";
+        for _ in 0..50 {
+            assert_eq!(server.session(forged).await.status(), StatusCode::UNAUTHORIZED);
+        }
+        for _ in 0..10 {
+            assert_eq!(server.login("alice", "a wrong guess at the password").await.status().is_client_error(), true);
+            assert_eq!(server.refresh("not a refresh token").await.status(), StatusCode::UNAUTHORIZED);
+            assert_eq!(server.get_with_token("/nowhere", forged).await.status(), StatusCode::NOT_FOUND);
+            assert_eq!(server.post_json("/auth/register", &json!({"username": 1})).await.status(), StatusCode::BAD_REQUEST);
+        }
+        // The log is written as it goes; give the last lines a moment.
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        let log = server.log();
+        let new_lines: Vec<&str> = log.lines().skip(before).collect();
+        assert!(
+            new_lines.len() <= 2,
+            "refused requests were logged above debug:\n{}",
+            new_lines.join("\n")
+        );
+        drop(server);
+    }
 }

@@ -24,17 +24,41 @@ db_tests! {
         assert_eq!(app.refresh(&second.refresh).await.status(), StatusCode::OK);
     }
 
-    async fn a_spent_token_within_the_grace_gets_a_new_pair(db: Db) {
+    async fn a_spent_token_within_the_grace_gets_the_sessions_live_token_not_a_sibling(db: Db) {
         let app = spawn_app(db).await; // default grace: 10 s
         let first = app.signed_in("alice").await;
         let a = Tokens::from_body(&app.refresh(&first.refresh).await.json().await.unwrap());
         let again = app.refresh(&first.refresh).await;
         assert_eq!(again.status(), StatusCode::OK, "a second tab refreshing with the same token");
+        assert_eq!(again.headers()["cache-control"], "no-store");
         let b = Tokens::from_body(&again.json().await.unwrap());
-        assert_ne!(a.refresh, b.refresh);
+        assert_eq!(b.refresh, a.refresh, "the very string the first rotation returned");
+        assert_ne!(b.access, a.access);
         assert_eq!(jwt_part(&b.access, 1)["sid"], jwt_part(&first.access, 1)["sid"]);
         assert_eq!(app.session(&a.access).await.status(), StatusCode::OK);
         assert_eq!(app.session(&b.access).await.status(), StatusCode::OK);
+        // Once the live token has rotated in turn, a replay of the first one (still within
+        // its grace) gets the newest token.
+        let c = Tokens::from_body(&app.refresh(&a.refresh).await.json().await.unwrap());
+        let replay = Tokens::from_body(&app.refresh(&first.refresh).await.json().await.unwrap());
+        assert_eq!(replay.refresh, c.refresh);
+    }
+
+    async fn a_thief_replaying_within_the_grace_gets_no_chain_of_its_own(db: Db) {
+        let app = spawn_app_with(db, &[("REFRESH_REUSE_GRACE", "2s")]).await;
+        let stolen = app.signed_in("alice").await;
+        let owner = Tokens::from_body(&app.refresh(&stolen.refresh).await.json().await.unwrap());
+        // The thief replays the spent token at once, and gets the owner's token, not a
+        // sibling: there is one chain.
+        let thief = Tokens::from_body(&app.refresh(&stolen.refresh).await.json().await.unwrap());
+        assert_eq!(thief.refresh, owner.refresh);
+        // The owner rotates; past the grace the thief's copy is a spent token: reuse.
+        let owner = Tokens::from_body(&app.refresh(&owner.refresh).await.json().await.unwrap());
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        assert_error(app.refresh(&thief.refresh).await, StatusCode::UNAUTHORIZED, "invalid_grant").await;
+        // Reuse revoked the whole session, the owner's live token included.
+        assert_error(app.refresh(&owner.refresh).await, StatusCode::UNAUTHORIZED, "invalid_grant").await;
+        assert_unauthorized(app.session(&owner.access).await, true).await;
     }
 
     async fn a_spent_token_after_the_grace_revokes_the_session(db: Db) {
@@ -55,7 +79,7 @@ db_tests! {
         assert_eq!(app.refresh(&other_session.refresh).await.status(), StatusCode::OK);
     }
 
-    async fn twenty_concurrent_refreshes_within_the_grace_all_succeed(db: Db) {
+    async fn twenty_concurrent_refreshes_within_the_grace_all_get_the_one_live_token(db: Db) {
         let app = spawn_app(db).await;
         let tokens = app.signed_in("alice").await;
         let responses = join_all((0..20).map(|_| app.refresh(&tokens.refresh))).await;
@@ -68,10 +92,12 @@ db_tests! {
         let mut refresh_tokens: Vec<&str> = children.iter().map(|t| t.refresh.as_str()).collect();
         refresh_tokens.sort_unstable();
         refresh_tokens.dedup();
-        assert_eq!(refresh_tokens.len(), 20, "every response has its own refresh token");
+        assert_eq!(refresh_tokens.len(), 1, "one live refresh token per session");
         for child in &children {
             assert_eq!(app.session(&child.access).await.status(), StatusCode::OK);
         }
+        // And it is live: it rotates once, like any other.
+        assert_eq!(app.refresh(refresh_tokens[0]).await.status(), StatusCode::OK);
     }
 
     async fn twenty_concurrent_refreshes_without_grace_let_one_win_and_revoke_the_session(db: Db) {

@@ -1,0 +1,80 @@
+//! Every place that checks a password (login, the current password on a change) counts
+//! against the same budget: the username's login throttle and, when it is on, the
+//! client address's. An attempt is counted before the password is checked and refunded
+//! when it was right, so guesses in flight are counted too.
+
+use std::net::IpAddr;
+
+use user_store::{Admission, ThrottleKey, ThrottlePolicy, Timestamp, Username};
+
+use crate::error::ApiError;
+use crate::metrics::LoginOutcome;
+use crate::state::AppState;
+
+/// A password attempt admitted against its throttle keys; settle it with
+/// [`Attempt::succeeded`] when the password was right (a wrong one stays counted).
+pub struct Attempt<'a> {
+    keys: Vec<ThrottleKey<'a>>,
+}
+
+impl<'a> Attempt<'a> {
+    /// Counts an attempt on `name` (when it could exist) from `client` (when the
+    /// per-address limit is on and the address is known), or refuses it with 429
+    /// `too_many_attempts` before any hashing while a key is blocked. The address is
+    /// asked first, so a blocked address costs the username nothing.
+    pub async fn admit(
+        state: &'a AppState,
+        name: Option<&'a Username>,
+        client: Option<IpAddr>,
+    ) -> Result<Attempt<'a>, ApiError> {
+        let by_address = state
+            .address_throttle
+            .as_ref()
+            .zip(client)
+            .map(|(policy, address)| (ThrottleKey::Address(address), policy));
+        let by_name = name.map(|name| (ThrottleKey::Username(name), &state.login_throttle));
+        let mut keys = Vec::with_capacity(2);
+        for (key, policy) in by_address.into_iter().chain(by_name) {
+            if let Admission::Blocked { until } = admit_one(state, key, policy).await? {
+                state.metrics.login(LoginOutcome::Throttled);
+                tracing::debug!(throttled = key_kind(&key), "password attempt throttled");
+                return Err(too_many_attempts(until));
+            }
+            keys.push(key);
+        }
+        Ok(Attempt { keys })
+    }
+
+    /// The password was right: the username's record is cleared, the address's attempt
+    /// given back.
+    pub async fn succeeded(self, state: &AppState) -> Result<(), ApiError> {
+        for key in self.keys {
+            state.store.login_attempt_succeeded(key).await?;
+        }
+        Ok(())
+    }
+}
+
+async fn admit_one(
+    state: &AppState,
+    key: ThrottleKey<'_>,
+    policy: &ThrottlePolicy,
+) -> Result<Admission, ApiError> {
+    Ok(state.store.admit_login_attempt(key, policy).await?)
+}
+
+fn key_kind(key: &ThrottleKey<'_>) -> &'static str {
+    match key {
+        ThrottleKey::Username(_) => "username",
+        ThrottleKey::Address(_) => "address",
+    }
+}
+
+/// 429 with `Retry-After` in whole seconds, rounded up (RFC 9110 §10.2.3).
+fn too_many_attempts(until: Timestamp) -> ApiError {
+    let left = until.since(Timestamp::now());
+    let retry_after = left.as_secs() + u64::from(left.subsec_nanos() > 0);
+    ApiError::TooManyAttempts {
+        retry_after: retry_after.max(1),
+    }
+}

@@ -23,14 +23,7 @@ use crate::keyring::load_stored_key_set;
 pub async fn load_key_set(settings: &Settings, store: &Store) -> anyhow::Result<KeySet> {
     let alg = settings.jwt_algorithm;
     if alg == Algorithm::HS256 {
-        let secret = match &settings.jwt_secret {
-            Some(secret) => secret.clone(),
-            None => load_or_create(
-                &settings.data_dir.join("jwt_secret"),
-                "signing secret",
-                random_secret,
-            )?,
-        };
+        let secret = hs256_secret(settings)?;
         let key = SigningKey::hs256(&secret).context("invalid JWT_SECRET")?;
         tracing::info!(alg = %alg, kid = key.kid(), "signing key loaded");
         return Ok(KeySet::new(key));
@@ -83,6 +76,18 @@ pub async fn load_key_set(settings: &Settings, store: &Store) -> anyhow::Result<
 }
 
 /// Where a generated private key lives in `DATA_DIR`, one file per algorithm.
+/// The HS256 secret: `JWT_SECRET`, or the one generated into `DATA_DIR` on first start.
+pub fn hs256_secret(settings: &Settings) -> anyhow::Result<SecretString> {
+    match &settings.jwt_secret {
+        Some(secret) => Ok(secret.clone()),
+        None => load_or_create(
+            &settings.data_dir.join("jwt_secret"),
+            "signing secret",
+            random_secret,
+        ),
+    }
+}
+
 pub fn generated_key_file(alg: Algorithm) -> String {
     format!("jwt_{}.pem", alg.as_str().to_lowercase())
 }

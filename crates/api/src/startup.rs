@@ -27,7 +27,7 @@ use crate::keyring::{KeyRing, spawn_key_reload};
 use crate::metrics::{self, Metrics, observe};
 use crate::openapi::{self, OpenApiJson};
 use crate::routes::{admin, auth, health, login, me};
-use crate::signing::{ensure_data_dir, load_key_set};
+use crate::signing::{ensure_data_dir, hs256_secret, load_key_set};
 use crate::state::AppState;
 use crate::telemetry::RequestSpan;
 
@@ -219,8 +219,14 @@ pub async fn build_state(settings: &Settings) -> anyhow::Result<AppState> {
     ensure_data_dir(&settings.data_dir)?;
     let store = open_store(settings).await?;
     let keys = load_key_set(settings, &store).await?;
+    // With HS256 the chain key is bound to the secret too; the asymmetric algorithms keep
+    // their private keys in the database already.
+    let hs256_secret = match settings.jwt_algorithm {
+        Algorithm::HS256 => Some(hs256_secret(settings)?),
+        _ => None,
+    };
     let refresh_chain = store
-        .refresh_chain_key()
+        .refresh_chain_key(hs256_secret.as_ref().map(|s| s.expose_secret().as_bytes()))
         .await
         .context("reading the refresh-token chain key from the database")?;
     Ok(AppState {
@@ -239,8 +245,9 @@ pub async fn build_state(settings: &Settings) -> anyhow::Result<AppState> {
         login_throttle: ThrottlePolicy {
             free_failures: settings.login_free_failures,
             max_delay: settings.login_max_delay,
-            // A record is kept for this long after its block ends (15 minutes by default).
-            window: settings.login_max_delay,
+            // A record is kept this long after its block ends: at least 15 minutes, so a
+            // shorter LOGIN_MAX_DELAY does not bring the free attempts back sooner.
+            window: throttle_window(settings),
             ..ThrottlePolicy::default()
         },
         address_throttle: settings
@@ -248,7 +255,7 @@ pub async fn build_state(settings: &Settings) -> anyhow::Result<AppState> {
             .map(|free_failures| ThrottlePolicy {
                 free_failures,
                 max_delay: settings.login_max_delay,
-                window: settings.login_max_delay,
+                window: throttle_window(settings),
                 ..ThrottlePolicy::default()
             }),
         trusted_proxies: settings.trusted_proxies.clone(),
@@ -256,6 +263,11 @@ pub async fn build_state(settings: &Settings) -> anyhow::Result<AppState> {
         revocation_retention: settings.token_retention(),
         metrics: Metrics::new().context("setting up metrics")?,
     })
+}
+
+/// How long a throttle record is kept after its block ends.
+fn throttle_window(settings: &Settings) -> Duration {
+    settings.login_max_delay.max(Duration::from_secs(15 * 60))
 }
 
 /// Connects to `DATABASE_URL` and applies migrations.

@@ -42,18 +42,20 @@ impl RefreshSecret {
     /// Without `key`, nobody can compute a successor from a token: holding the token is
     /// no more than holding the token.
     pub fn successor(key: &RefreshChainKey, spent: &PresentedRefreshToken) -> (String, Self) {
-        let mut mac = key.mac();
-        mac.update(b"authd refresh-token successor v1\0");
-        mac.update(spent.id.as_bytes());
-        mac.update(&spent.secret);
-        let first: [u8; 32] = mac.finalize().into_bytes().into();
-        let mut mac = key.mac();
-        mac.update(b"authd refresh-token successor v1 (continued)\0");
-        mac.update(&first);
-        let second: [u8; 32] = mac.finalize().into_bytes().into();
+        // Selector and secret from separate HMAC outputs (domain-separated), so that the
+        // selector, which is stored and logged in clear, says nothing of the secret.
+        let derive = |label: &[u8]| -> [u8; 32] {
+            let mut mac = key.mac();
+            mac.update(label);
+            mac.update(spent.id.as_bytes());
+            mac.update(&spent.secret);
+            mac.finalize().into_bytes().into()
+        };
+        let selector = derive(b"authd refresh-token successor v1: selector\0");
+        let secret = derive(b"authd refresh-token successor v1: secret\0");
         let mut bytes = [0u8; TOKEN_BYTES];
-        bytes[..32].copy_from_slice(&first);
-        bytes[32..].copy_from_slice(&second[..TOKEN_BYTES - 32]);
+        bytes[..SELECTOR_LEN].copy_from_slice(&selector[..SELECTOR_LEN]);
+        bytes[SELECTOR_LEN..].copy_from_slice(&secret);
         Self::from_bytes(bytes)
     }
 
@@ -79,6 +81,20 @@ impl RefreshChainKey {
             return None;
         }
         Hmac::<Sha256>::new_from_slice(key).ok().map(Self)
+    }
+
+    /// A key from the deployment's stored random bytes, bound to a configured secret when
+    /// there is one (`JWT_SECRET`), so that whoever reads the database alone cannot
+    /// compute successors: HMAC-SHA-256(stored, label ‖ configured).
+    pub fn from_parts(stored: &[u8], configured: Option<&[u8]>) -> Option<Self> {
+        let Some(configured) = configured else {
+            return Self::new(stored);
+        };
+        let mut mac = Hmac::<Sha256>::new_from_slice(stored).ok()?;
+        mac.update(b"authd refresh-token chain key v1\0");
+        mac.update(configured);
+        let derived: [u8; 32] = mac.finalize().into_bytes().into();
+        Self::new(&derived)
     }
 
     /// 32 fresh random bytes for a new key.
@@ -205,6 +221,12 @@ mod tests {
             RefreshSecret::successor(&a, &other).0
         );
         assert!(RefreshChainKey::new(&[1u8; 31]).is_none());
+        let bound = RefreshChainKey::from_parts(&[7u8; 32], Some(b"a configured secret")).unwrap();
+        assert_ne!(
+            RefreshSecret::successor(&bound, &spent).0,
+            RefreshSecret::successor(&a, &spent).0,
+            "a configured secret changes every successor"
+        );
     }
 
     #[test]

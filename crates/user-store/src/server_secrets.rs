@@ -10,14 +10,19 @@ use crate::{Store, StoreError, Timestamp};
 const REFRESH_CHAIN: &str = "refresh_chain";
 
 impl Store {
-    /// The key that derives refresh tokens' successors (created on first use).
-    pub async fn refresh_chain_key(&self) -> Result<RefreshChainKey, StoreError> {
+    /// The key that derives refresh tokens' successors: random bytes created on first use
+    /// and shared through the database, bound to `configured` (the HS256 secret) when
+    /// there is one, so that the database alone does not give it away.
+    pub async fn refresh_chain_key(
+        &self,
+        configured: Option<&[u8]>,
+    ) -> Result<RefreshChainKey, StoreError> {
         let bytes = self
             .shared_secret(REFRESH_CHAIN, || {
                 RefreshChainKey::generate_bytes().map(Vec::from)
             })
             .await?;
-        RefreshChainKey::new(&bytes).ok_or_else(|| {
+        RefreshChainKey::from_parts(&bytes, configured).ok_or_else(|| {
             anyhow::anyhow!("the stored refresh_chain key is shorter than 32 bytes").into()
         })
     }

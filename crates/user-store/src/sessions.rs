@@ -89,9 +89,10 @@ struct ChainRow {
     expires_at: Timestamp,
 }
 
-/// How far a replay within the grace may walk its chain to the live token: as many
-/// rotations as can happen within the grace, with room to spare.
-const MAX_CHAIN_WALK: usize = 64;
+/// How far a replay within the grace may walk its chain to the live token: tabs that
+/// refresh at once rotate a few times within the grace, not more; each step is one
+/// indexed read, and the walk is bounded so a replay stays cheap.
+const MAX_CHAIN_WALK: usize = 8;
 
 const INSERT_REFRESH_TOKEN: &str = "INSERT INTO refresh_tokens (id, session_id, secret_hash, issued_at, expires_at) \
                                     VALUES ($1, $2, $3, $4, $5)";
@@ -195,8 +196,10 @@ impl Store {
         const SPEND: &str =
             "UPDATE refresh_tokens SET spent_at = $1 WHERE id = $2 AND spent_at IS NULL";
         const SPENT_AT: &str = "SELECT spent_at FROM refresh_tokens WHERE id = $1";
-        const SLIDE_SESSION: &str =
-            "UPDATE sessions SET refreshed_at = $1, expires_at = $2 WHERE id = $3";
+        // Conditional: on PostgreSQL a revocation committed while this transaction waited
+        // for the user row is not in the row version read above; then nothing is rotated.
+        const SLIDE_SESSION: &str = "UPDATE sessions SET refreshed_at = $1, expires_at = $2 \
+                                     WHERE id = $3 AND revoked_at IS NULL";
         const REVOKE: &str = "UPDATE sessions SET revoked_at = $1, revoked_reason = $2 WHERE id = $3 AND revoked_at IS NULL";
 
         let now = Timestamp::now();
@@ -254,13 +257,18 @@ impl Store {
                     .execute(&mut *tx)
                     .await
                     .db("insert refresh token")?;
-                sqlx::query(SLIDE_SESSION)
+                let slid = sqlx::query(SLIDE_SESSION)
                     .bind(now)
                     .bind(next_expires_at)
                     .bind(row.session_id)
                     .execute(&mut *tx)
                     .await
-                    .db("slide session expiry")?;
+                    .db("slide session expiry")?
+                    .rows_affected();
+                if slid == 0 {
+                    // Revoked meanwhile: roll back the spend and the successor.
+                    return Ok(Rotation::Invalid);
+                }
                 tx.commit().await.db("commit rotation")?;
                 return Ok(Rotation::Rotated { session_id: row.session_id, user: row.user, refresh_token });
             };

@@ -255,15 +255,29 @@ impl Store {
     /// not clear the count of the address it guesses other accounts' passwords from).
     #[tracing::instrument(skip_all)]
     pub async fn login_attempt_succeeded(&self, key: ThrottleKey<'_>) -> Result<(), StoreError> {
-        let sql = match key {
-            ThrottleKey::Username(_) => key.sql().clear,
-            ThrottleKey::Address(_) => key.sql().refund,
-        };
+        match key {
+            ThrottleKey::Username(_) => self.run_throttle_sql(key, key.sql().clear).await,
+            ThrottleKey::Address(_) => self.refund_login_attempt(key).await,
+        }
+    }
+
+    /// Gives back an attempt admitted against `key` whose password was never checked
+    /// (another key refused it, or the check could not run).
+    #[tracing::instrument(skip_all)]
+    pub async fn refund_login_attempt(&self, key: ThrottleKey<'_>) -> Result<(), StoreError> {
+        self.run_throttle_sql(key, key.sql().refund).await
+    }
+
+    async fn run_throttle_sql(
+        &self,
+        key: ThrottleKey<'_>,
+        sql: &'static str,
+    ) -> Result<(), StoreError> {
         on_pool!(self, pool => sqlx::query(sql)
             .bind(key.value())
             .execute(pool)
             .await
-            .db("clear login failures")
+            .db("settle login attempt")
             .map(|_| ()))
     }
 }

@@ -36,6 +36,8 @@ impl<'a> Attempt<'a> {
         let mut keys = Vec::with_capacity(2);
         for (key, policy) in by_address.into_iter().chain(by_name) {
             if let Admission::Blocked { until } = admit_one(state, key, policy).await? {
+                // No password is checked: the keys already counted get their attempt back.
+                Attempt { keys }.refund(state).await;
                 state.metrics.login(LoginOutcome::Throttled);
                 tracing::debug!(throttled = key_kind(&key), "password attempt throttled");
                 return Err(too_many_attempts(until));
@@ -46,12 +48,39 @@ impl<'a> Attempt<'a> {
     }
 
     /// The password was right: the username's record is cleared, the address's attempt
-    /// given back.
-    pub async fn succeeded(self, state: &AppState) -> Result<(), ApiError> {
+    /// given back. Best effort: the session may already be open, and a failure here only
+    /// leaves an attempt counted.
+    pub async fn succeeded(self, state: &AppState) {
         for key in self.keys {
-            state.store.login_attempt_succeeded(key).await?;
+            if let Err(e) = state.store.login_attempt_succeeded(key).await {
+                tracing::warn!(error = %e, "cannot clear a login throttle record");
+            }
         }
-        Ok(())
+    }
+
+    /// The password could not be checked (the store or the hashing queue failed): the
+    /// attempt is given back, so an outage or a flood does not lock users out. Best effort.
+    pub async fn refund(self, state: &AppState) {
+        for key in self.keys {
+            if let Err(e) = state.store.refund_login_attempt(key).await {
+                tracing::debug!(error = %e, "cannot refund a login attempt");
+            }
+        }
+    }
+
+    /// Runs the password check `check`; when it fails to run at all, refunds the attempt.
+    pub async fn check<T, E>(
+        self,
+        state: &AppState,
+        check: impl Future<Output = Result<T, E>>,
+    ) -> Result<(Attempt<'a>, T), E> {
+        match check.await {
+            Ok(done) => Ok((self, done)),
+            Err(e) => {
+                self.refund(state).await;
+                Err(e)
+            }
+        }
     }
 }
 

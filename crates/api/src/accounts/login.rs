@@ -38,14 +38,16 @@ pub async fn login(state: &AppState, request: LoginRequest) -> Result<Tokens, Ap
     // needs no username throttle, since no password can be right for it.
     let name = Username::parse(&username).ok();
     let attempt = Attempt::admit(state, name.as_ref(), client).await?;
-    let found = match &name {
-        Some(name) => state.store.find_credentials(name).await?,
-        None => None,
-    };
-    let stored_hash = found.as_ref().map(|c| c.password_hash.clone());
-    let verified = state
-        .hasher
-        .verify(password.clone(), stored_hash.clone())
+    let (attempt, (found, verified)) = attempt
+        .check(state, async {
+            let found = match &name {
+                Some(name) => state.store.find_credentials(name).await?,
+                None => None,
+            };
+            let stored_hash = found.as_ref().map(|c| c.password_hash.clone());
+            let verified = state.hasher.verify(password.clone(), stored_hash).await?;
+            Ok::<_, ApiError>((found, verified))
+        })
         .await?;
     let (Some(found), true) = (found, verified) else {
         return Err(failed(state));
@@ -67,12 +69,12 @@ pub async fn login(state: &AppState, request: LoginRequest) -> Result<Tokens, Ap
         // Changed since it was verified: the password checked is no longer the password.
         SessionOpening::CredentialsChanged => return Err(failed(state)),
         SessionOpening::Disabled => {
-            attempt.succeeded(state).await?;
+            attempt.succeeded(state).await;
             state.metrics.login(LoginOutcome::Disabled);
             return Err(ApiError::AccountDisabled);
         }
     };
-    attempt.succeeded(state).await?;
+    attempt.succeeded(state).await;
     if state.hasher.needs_rehash(&found.password_hash) {
         rehash_in_background(state, user.id, found.password_hash, password);
     }

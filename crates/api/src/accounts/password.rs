@@ -36,15 +36,15 @@ pub async fn change_password(state: &AppState, change: PasswordChange) -> Result
         .ok_or(TokenProblem::UnknownUser)?;
     let name = Username::of_stored_user(&credentials.user.username);
     let attempt = Attempt::admit(state, Some(&name), client).await?;
-    let verified = state
-        .hasher
-        .verify(current_password, Some(credentials.password_hash.clone()))
+    let stored_hash = Some(credentials.password_hash.clone());
+    let (attempt, verified) = attempt
+        .check(state, state.hasher.verify(current_password, stored_hash))
         .await?;
     if !verified {
         tracing::debug!("password change refused: wrong current password");
         return Err(ApiError::WrongCurrentPassword);
     }
-    attempt.succeeded(state).await?;
+    attempt.succeeded(state).await;
     check_password_strength(new_password.expose_secret(), &credentials.user.username)?;
     let hash = state.hasher.hash(new_password).await?;
     let Some(revoked) = state

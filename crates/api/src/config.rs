@@ -80,6 +80,8 @@ pub struct Settings {
     /// Verified tokens remembered per generation (0: none), see `Verifier::verify_cached`.
     pub verified_token_cache: usize,
     pub key_reload_interval: Duration,
+    /// How often the server deletes expired rows (sessions, refresh tokens, throttle rows).
+    pub purge_interval: Duration,
 }
 
 impl Settings {
@@ -194,6 +196,7 @@ impl Settings {
                 v.parse::<usize>()
             })?,
             key_reload_interval: duration(&get, "KEY_RELOAD_INTERVAL", 5)?,
+            purge_interval: duration(&get, "PURGE_INTERVAL", 10 * 60)?,
         };
         if settings.access_token_ttl.is_zero() {
             return Err(invalid("ACCESS_TOKEN_TTL", "must be longer than zero"));
@@ -226,9 +229,16 @@ impl Settings {
                 "must be longer than zero",
             ));
         }
+        if !(PURGE_INTERVAL_MIN..=PURGE_INTERVAL_MAX).contains(&settings.purge_interval) {
+            return Err(invalid("PURGE_INTERVAL", "must be between 10s and 24h"));
+        }
         Ok(settings)
     }
 }
+
+/// Purging more often than this only adds load; less often lets a day's rows pile up.
+const PURGE_INTERVAL_MIN: Duration = Duration::from_secs(10);
+const PURGE_INTERVAL_MAX: Duration = Duration::from_secs(24 * 3600);
 
 impl Settings {
     /// Every setting as `(KEY, value)`, secrets masked, for `authd config check`. The
@@ -272,6 +282,7 @@ impl Settings {
             revocation_poll_interval,
             verified_token_cache,
             key_reload_interval,
+            purge_interval,
         } = self;
         let secs = |d: &Duration| humantime::format_duration(*d).to_string();
         let path = |p: &Option<PathBuf>| {
@@ -365,6 +376,7 @@ impl Settings {
             ("REVOCATION_POLL_INTERVAL", secs(revocation_poll_interval)),
             ("VERIFIED_TOKEN_CACHE", verified_token_cache.to_string()),
             ("KEY_RELOAD_INTERVAL", secs(key_reload_interval)),
+            ("PURGE_INTERVAL", secs(purge_interval)),
         ]
     }
 
@@ -501,6 +513,7 @@ mod tests {
         assert_eq!(s.refresh_reuse_grace, Duration::from_secs(10));
         assert_eq!(s.jwt_leeway, Duration::from_secs(30));
         assert_eq!(s.request_body_limit, 16384);
+        assert_eq!(s.purge_interval, Duration::from_secs(600));
         assert!(s.signup_enabled);
         assert_eq!(
             (s.jwt_issuer.as_str(), s.jwt_audience.as_str()),
@@ -536,6 +549,9 @@ mod tests {
             ("TRUSTED_PROXIES", "10.0.0.0/33"),
             ("REQUEST_TIMEOUT", "0"),
             ("LOGIN_IP_FREE_FAILURES", "-1"),
+            ("PURGE_INTERVAL", "1s"),
+            ("PURGE_INTERVAL", "2d"),
+            ("PURGE_INTERVAL", "often"),
         ] {
             let err = settings(&[(key, value)]).unwrap_err();
             assert_eq!(err.key, key);

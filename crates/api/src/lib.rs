@@ -11,6 +11,7 @@ pub mod error;
 pub mod keyring;
 pub mod metrics;
 pub mod openapi;
+pub mod purge;
 pub mod routes;
 pub mod signing;
 pub mod startup;

@@ -1,5 +1,6 @@
 //! Prometheus metrics (`GET /metrics`, text exposition format 0.0.4): requests by route
-//! and status with latency histograms, logins and refreshes by outcome, and gauges read
+//! and status with latency histograms, logins and refreshes by outcome, rows purged by
+//! table, and gauges read
 //! at scrape time (the argon2 queue's depth, the revoked-session set's size). One registry
 //! per application, passed in `web::Data`: no global recorder.
 
@@ -38,11 +39,15 @@ pub enum RefreshOutcome {
     ReuseDetected,
 }
 
+/// Cheap to clone: clones share one registry (the background purge holds one).
+#[derive(Clone)]
 pub struct Metrics {
     registry: Registry,
     requests: HistogramVec,
     logins: IntCounterVec,
     refreshes: IntCounterVec,
+    purged_rows: IntCounterVec,
+    purge_failures: IntCounterVec,
     hash_queue: IntGauge,
     revoked_sessions: IntGauge,
 }
@@ -77,6 +82,20 @@ impl Metrics {
             ),
             &["outcome"],
         )?;
+        let purged_rows = IntCounterVec::new(
+            Opts::new(
+                "purged_rows_total",
+                "Rows deleted by the housekeeping purge, by table",
+            ),
+            &["table"],
+        )?;
+        let purge_failures = IntCounterVec::new(
+            Opts::new(
+                "purge_failures_total",
+                "Purge runs that failed on a table (retried at the next run), by table",
+            ),
+            &["table"],
+        )?;
         let hash_queue = IntGauge::new(
             "password_hash_queue_depth",
             "Password hashes waiting for a hashing thread",
@@ -88,6 +107,8 @@ impl Metrics {
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(logins.clone()))?;
         registry.register(Box::new(refreshes.clone()))?;
+        registry.register(Box::new(purged_rows.clone()))?;
+        registry.register(Box::new(purge_failures.clone()))?;
         registry.register(Box::new(hash_queue.clone()))?;
         registry.register(Box::new(revoked_sessions.clone()))?;
         Ok(Self {
@@ -95,6 +116,8 @@ impl Metrics {
             requests,
             logins,
             refreshes,
+            purged_rows,
+            purge_failures,
             hash_queue,
             revoked_sessions,
         })
@@ -117,6 +140,15 @@ impl Metrics {
             RefreshOutcome::ReuseDetected => "reuse_detected",
         };
         self.refreshes.with_label_values(&[label]).inc();
+    }
+
+    /// Rows a purge deleted from `table` (counted even when zero, so the series exists).
+    pub fn purged(&self, table: &str, rows: u64) {
+        self.purged_rows.with_label_values(&[table]).inc_by(rows);
+    }
+
+    pub fn purge_failed(&self, table: &str) {
+        self.purge_failures.with_label_values(&[table]).inc();
     }
 
     fn request(&self, method: &Method, route: &str, status: StatusCode, took: Duration) {

@@ -26,6 +26,7 @@ use crate::error::{ApiError, render_non_json_errors};
 use crate::keyring::{KeyRing, spawn_key_reload};
 use crate::metrics::{self, Metrics, observe};
 use crate::openapi::{self, OpenApiJson};
+use crate::purge::{purge_policy, spawn_purge};
 use crate::routes::{admin, auth, health, login, me};
 use crate::signing::{ensure_data_dir, hs256_secret, load_key_set};
 use crate::state::AppState;
@@ -37,7 +38,7 @@ pub struct Application {
     /// `/metrics` on `METRICS_ADDR`, when that is set.
     metrics_server: Option<(u16, Server)>,
     store: Store,
-    /// The revocation feed and, for asymmetric keys, the key reload.
+    /// The revocation feed, the purge and, for asymmetric keys, the key reload.
     background: Vec<JoinHandle<()>>,
 }
 
@@ -84,6 +85,12 @@ impl Application {
                 settings.key_reload_interval,
             ));
         }
+        background.push(spawn_purge(
+            state.store.clone(),
+            purge_policy(&state),
+            state.metrics.clone(),
+            settings.purge_interval,
+        ));
 
         let store = state.store.clone();
         let state = web::Data::new(state);

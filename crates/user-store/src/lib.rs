@@ -1,4 +1,5 @@
-//! authd's users, sessions and refresh tokens on SQLite or PostgreSQL, and password hashing.
+//! authd's users, sessions and refresh tokens on SQLite or PostgreSQL, password hashing,
+//! and the housekeeping that deletes what can no longer matter.
 //!
 //! [`Store`] is one type over both databases: the schema is the same on each (see
 //! `migrations/`), so every query is written once and run on whichever pool is configured.
@@ -8,6 +9,7 @@
 mod admin;
 mod error;
 mod password;
+mod purge;
 mod revocation_feed;
 mod server_secrets;
 mod sessions;
@@ -24,6 +26,7 @@ pub use admin::{UserChange, UserPage};
 pub use argon2::Params as HashParams;
 pub use error::StoreError;
 pub use password::{HasherOptions, PasswordHasher};
+pub use purge::{ENDED_SESSION_MARGIN, PURGE_RULES, PurgePolicy, PurgeRule, Purged};
 pub use revocation_feed::spawn_revocation_feed;
 pub use sessions::{RevocationReason, Rotation, SessionOpening};
 pub use signing_keys::StoredKey;

@@ -1,5 +1,5 @@
 //! The command line: `authd` serves; `authd migrate`, `authd user ...`, `authd sessions
-//! revoke`, `authd keys ...`, `authd config check`.
+//! revoke`, `authd keys ...`, `authd purge`, `authd config check`.
 
 pub mod config_check;
 mod users;
@@ -19,6 +19,7 @@ use user_store::Timestamp;
 
 use crate::config::Settings;
 use crate::keyring::{KeyState, key_states};
+use crate::purge::{purge_once, purge_policy};
 use crate::routes::auth::create_user;
 use crate::signing::write_private_file;
 use crate::startup::{Application, build_state, open_store};
@@ -55,6 +56,9 @@ pub enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Delete now what the server purges every PURGE_INTERVAL (expired refresh tokens,
+    /// sessions ended long enough ago, stale throttle rows); print the rows deleted.
+    Purge,
     /// Print the OpenAPI 3 document of the HTTP API (what `GET /openapi.json` serves).
     Openapi,
     /// Inspect the configuration.
@@ -187,6 +191,7 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             store.close().await;
             result?;
         }
+        Command::Purge => purge(&settings).await?,
         Command::Openapi
         | Command::Config {
             command: ConfigCommand::Check,
@@ -194,6 +199,34 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             // Handled before the settings are read (they may be what is wrong).
             bail!("this command runs before the configuration is loaded");
         }
+    }
+    Ok(())
+}
+
+/// One full purge, as the server runs it; fails when any rule failed.
+async fn purge(settings: &Settings) -> anyhow::Result<()> {
+    let state = build_state(settings).await?;
+    let report = purge_once(&state.store, &purge_policy(&state), None).await;
+    state.store.close().await;
+    let mut failed = 0;
+    for (rule, outcome) in report {
+        match outcome {
+            Ok(purged) => {
+                let more = if purged.complete {
+                    ""
+                } else {
+                    " (more remain: run again)"
+                };
+                println!("{:<24} {:>8}  {}{more}", rule.table, purged.rows, rule.what);
+            }
+            Err(e) => {
+                failed += 1;
+                println!("{:<24} {:>8}  {}: {e:#}", rule.table, "failed", rule.what);
+            }
+        }
+    }
+    if failed > 0 {
+        bail!("{failed} purge rule(s) failed");
     }
     Ok(())
 }

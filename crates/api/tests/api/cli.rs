@@ -20,7 +20,7 @@ fn settings_of(app: &TestApp) -> Vec<(String, String)> {
 }
 
 /// Runs `authd args` to completion (bounded), off the async runtime's threads.
-async fn run_authd(
+pub(crate) async fn run_authd(
     dir: &Path,
     vars: Vec<(String, String)>,
     args: &[&str],

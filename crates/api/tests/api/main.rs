@@ -17,6 +17,7 @@ mod logs;
 mod observability;
 mod openapi;
 mod protected;
+mod purge;
 mod races;
 mod refresh;
 mod register;

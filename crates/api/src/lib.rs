@@ -7,6 +7,7 @@ pub mod client_address;
 pub mod config;
 pub mod cors;
 pub mod error;
+pub mod ijson;
 pub mod keyring;
 pub mod metrics;
 pub mod openapi;

@@ -11,6 +11,7 @@ pub mod ijson;
 pub mod keyring;
 pub mod metrics;
 pub mod openapi;
+pub mod rate_limit;
 pub mod routes;
 pub mod signing;
 pub mod startup;

@@ -26,6 +26,7 @@ use crate::error::{ApiError, render_non_json_errors};
 use crate::keyring::{KeyRing, spawn_key_reload};
 use crate::metrics::{self, Metrics, observe};
 use crate::openapi::{self, OpenApiJson};
+use crate::rate_limit::AddressRateLimiter;
 use crate::routes::{admin, auth, health, login, me};
 use crate::signing::{ensure_data_dir, load_key_set};
 use crate::state::AppState;
@@ -243,6 +244,9 @@ pub async fn build_state(settings: &Settings) -> anyhow::Result<AppState> {
                 max_delay: settings.login_max_delay,
                 ..ThrottlePolicy::default()
             }),
+        register_limit: settings
+            .register_rate_per_address
+            .map(AddressRateLimiter::new),
         trusted_proxies: settings.trusted_proxies.clone(),
         request_body_timeout: settings.request_body_timeout,
         revocation_retention: settings.token_retention(),

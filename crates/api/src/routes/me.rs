@@ -4,10 +4,9 @@ use std::sync::Arc;
 
 use actix_web::{HttpResponse, web};
 use auth_core::Claims;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use user_store::User;
-use user_store::check_password_strength;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -104,8 +103,10 @@ pub async fn change_password(
     {
         return Err(ApiError::WrongCurrentPassword);
     }
-    check_password_strength(new_password.expose_secret(), &credentials.user.username)?;
-    let hash = state.hasher.hash(new_password).await?;
+    let hash = state
+        .hasher
+        .hash_new(new_password, &credentials.user.username)
+        .await?;
     let revoked = state.store.change_password(claims.sub, &hash).await?;
     state.remember_revoked(&revoked);
     tracing::info!(

@@ -7,8 +7,18 @@ use serde_json::json;
 use crate::helpers::*;
 
 /// `method path` with a raw JSON body and, optionally, a bearer token.
-async fn send_json(app: &TestApp, method: reqwest::Method, path: &str, body: &str, token: Option<&str>) -> Response {
-    let request = app.client.request(method, app.url(path)).header("Content-Type", "application/json").body(body.to_owned());
+async fn send_json(
+    app: &TestApp,
+    method: reqwest::Method,
+    path: &str,
+    body: &str,
+    token: Option<&str>,
+) -> Response {
+    let request = app
+        .client
+        .request(method, app.url(path))
+        .header("Content-Type", "application/json")
+        .body(body.to_owned());
     let request = match token {
         Some(token) => request.bearer_auth(token),
         None => request,
@@ -18,7 +28,13 @@ async fn send_json(app: &TestApp, method: reqwest::Method, path: &str, body: &st
 
 async fn assert_not_ijson(response: Response) {
     let body = assert_error(response, StatusCode::BAD_REQUEST, "invalid_request").await;
-    assert!(body["error_description"].as_str().unwrap().contains("I-JSON"), "{body}");
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("I-JSON"),
+        "{body}"
+    );
 }
 
 db_tests! {

@@ -8,6 +8,7 @@ use secrecy::SecretString;
 
 use crate::client_address::TrustedProxies;
 use crate::cors::AllowedOrigins;
+use crate::rate_limit::Rate;
 
 /// A configuration value that cannot be used; the message names the key.
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +48,8 @@ pub struct Settings {
     /// Failed logins from one client address before the address is throttled like a
     /// username; `None`: no per-address limit.
     pub login_ip_free_failures: Option<u32>,
+    /// Registrations admitted per client address (in this process); `None`: no limit.
+    pub register_rate_per_address: Option<Rate>,
     /// Peers whose `X-Forwarded-For` is believed (load balancers, reverse proxies).
     pub trusted_proxies: TrustedProxies,
     /// `None`: pretty on a terminal, else JSON.
@@ -152,6 +155,18 @@ impl Settings {
                 0 => None,
                 n => Some(n),
             },
+            register_rate_per_address: parse(
+                &get,
+                "REGISTER_RATE_PER_ADDRESS",
+                Some(Rate {
+                    count: 10,
+                    period: Duration::from_secs(3600),
+                }),
+                |v| match v {
+                    "off" | "0" => Ok(None),
+                    v => v.parse().map(Some),
+                },
+            )?,
             trusted_proxies: parse(&get, "TRUSTED_PROXIES", TrustedProxies::default(), |v| {
                 v.parse()
             })?,
@@ -261,6 +276,7 @@ impl Settings {
             login_free_failures,
             login_max_delay,
             login_ip_free_failures,
+            register_rate_per_address,
             trusted_proxies,
             log_format,
             request_body_limit,
@@ -320,6 +336,10 @@ impl Settings {
             (
                 "LOGIN_IP_FREE_FAILURES",
                 login_ip_free_failures.map_or_else(|| "0 (off)".to_owned(), |n| n.to_string()),
+            ),
+            (
+                "REGISTER_RATE_PER_ADDRESS",
+                register_rate_per_address.map_or_else(|| "off".to_owned(), |r| r.to_string()),
             ),
             ("TRUSTED_PROXIES", trusted_proxies.to_string()),
             (
@@ -516,6 +536,12 @@ mod tests {
         assert_eq!(s.purge_interval, Duration::from_secs(600));
         assert!(s.signup_enabled);
         assert_eq!(
+            s.register_rate_per_address
+                .map(|r| r.to_string())
+                .as_deref(),
+            Some("10/1h")
+        );
+        assert_eq!(
             (s.jwt_issuer.as_str(), s.jwt_audience.as_str()),
             ("authd", "api")
         );
@@ -552,6 +578,8 @@ mod tests {
             ("PURGE_INTERVAL", "1s"),
             ("PURGE_INTERVAL", "2d"),
             ("PURGE_INTERVAL", "often"),
+            ("REGISTER_RATE_PER_ADDRESS", "10"),
+            ("REGISTER_RATE_PER_ADDRESS", "0/1h"),
         ] {
             let err = settings(&[(key, value)]).unwrap_err();
             assert_eq!(err.key, key);
@@ -560,6 +588,22 @@ mod tests {
                 "{err}"
             );
         }
+    }
+
+    #[test]
+    fn the_registration_limit_can_be_turned_off() {
+        for off in ["off", "0"] {
+            let s = settings(&[("REGISTER_RATE_PER_ADDRESS", off)]).unwrap();
+            assert_eq!(s.register_rate_per_address, None);
+        }
+        let s = settings(&[("REGISTER_RATE_PER_ADDRESS", "3/15m")]).unwrap();
+        assert_eq!(
+            s.register_rate_per_address,
+            Some(Rate {
+                count: 3,
+                period: Duration::from_secs(900)
+            })
+        );
     }
 
     #[test]

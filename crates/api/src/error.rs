@@ -33,6 +33,8 @@ pub enum ApiError {
     WrongCurrentPassword,
     #[error("too many failed logins for this username; retry after {retry_after} seconds")]
     TooManyAttempts { retry_after: u64 },
+    #[error("too many registrations from this address; retry after {retry_after} seconds")]
+    TooManyRegistrations { retry_after: u64 },
     #[error("this account is disabled")]
     AccountDisabled,
     #[error("{0}")]
@@ -101,7 +103,9 @@ impl ApiError {
             ApiError::SignupDisabled => "signup_disabled",
             ApiError::InvalidCredentials | ApiError::WrongCurrentPassword => "invalid_credentials",
             ApiError::AccountDisabled => "account_disabled",
-            ApiError::TooManyAttempts { .. } => "too_many_attempts",
+            ApiError::TooManyAttempts { .. } | ApiError::TooManyRegistrations { .. } => {
+                "too_many_attempts"
+            }
             ApiError::InvalidGrant(_) => "invalid_grant",
             ApiError::Unauthorized(_) => "invalid_token",
             ApiError::InsufficientScope => "insufficient_scope",
@@ -149,7 +153,9 @@ impl ResponseError for ApiError {
                 StatusCode::FORBIDDEN
             }
             ApiError::UsernameTaken => StatusCode::CONFLICT,
-            ApiError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::TooManyAttempts { .. } | ApiError::TooManyRegistrations { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             ApiError::NotFound | ApiError::UserNotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -197,7 +203,8 @@ impl ResponseError for ApiError {
             ApiError::BodyTimeout => {
                 response.insert_header((header::CONNECTION, "close"));
             }
-            ApiError::TooManyAttempts { retry_after } => {
+            ApiError::TooManyAttempts { retry_after }
+            | ApiError::TooManyRegistrations { retry_after } => {
                 response.insert_header((header::RETRY_AFTER, retry_after.to_string()));
             }
             _ => {}
@@ -230,6 +237,7 @@ impl From<StoreError> for ApiError {
             StoreError::UsernameTaken => ApiError::UsernameTaken,
             StoreError::Unavailable(_) => ApiError::Unavailable,
             StoreError::Busy => ApiError::Busy,
+            StoreError::WeakPassword(e) => ApiError::WeakPassword(e),
             StoreError::Unexpected(e) => ApiError::Internal(e),
         }
     }

@@ -27,6 +27,7 @@ use crate::keyring::{KeyRing, spawn_key_reload};
 use crate::metrics::{self, Metrics, observe};
 use crate::openapi::{self, OpenApiJson};
 use crate::purge::{purge_policy, spawn_purge};
+use crate::rate_limit::AddressRateLimiter;
 use crate::routes::{admin, auth, health, login, me};
 use crate::signing::{ensure_data_dir, hs256_secret, load_key_set};
 use crate::state::AppState;
@@ -265,6 +266,9 @@ pub async fn build_state(settings: &Settings) -> anyhow::Result<AppState> {
                 window: throttle_window(settings),
                 ..ThrottlePolicy::default()
             }),
+        register_limit: settings
+            .register_rate_per_address
+            .map(AddressRateLimiter::new),
         trusted_proxies: settings.trusted_proxies.clone(),
         request_body_timeout: settings.request_body_timeout,
         revocation_retention: settings.token_retention(),

@@ -9,6 +9,7 @@ use uuid::Uuid;
 use crate::client_address::TrustedProxies;
 use crate::keyring::KeyRing;
 use crate::metrics::Metrics;
+use crate::rate_limit::AddressRateLimiter;
 
 /// What every handler shares, passed as `web::Data<AppState>` (no globals).
 pub struct AppState {
@@ -26,6 +27,8 @@ pub struct AppState {
     pub login_throttle: ThrottlePolicy,
     /// Failed logins per client address, when that limit is on.
     pub address_throttle: Option<ThrottlePolicy>,
+    /// Registrations per client address, when that limit is on.
+    pub register_limit: Option<AddressRateLimiter>,
     /// Whose `X-Forwarded-For` names the client.
     pub trusted_proxies: TrustedProxies,
     /// Longest wait for a request body.

@@ -10,6 +10,9 @@ pub enum StoreError {
     /// keeps memory and waiting bounded under a flood of logins.
     #[error("the password hashing queue is full")]
     Busy,
+    /// A new password was refused by the strength check (400 `weak_password`).
+    #[error(transparent)]
+    WeakPassword(#[from] crate::PasswordError),
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }

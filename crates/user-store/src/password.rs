@@ -13,6 +13,7 @@ use secrecy::{ExposeSecret, SecretString};
 use subtle::ConstantTimeEq;
 
 use crate::StoreError;
+use crate::strength::check_password_strength;
 
 /// How the hasher is sized: `threads` hashes run at once (each holds `m_cost` KiB, 19 MiB
 /// by default) and at most `queue` more wait for a thread. Past that, work is refused with
@@ -119,31 +120,31 @@ impl PasswordHasher {
     /// Hashes a password into a PHC string with the configured parameters and a random
     /// 128-bit salt.
     pub async fn hash(&self, password: SecretString) -> Result<String, StoreError> {
-        let argon = self.inner.argon.clone();
-        let params = self.inner.params.clone();
+        let (argon, params) = (self.inner.argon.clone(), self.inner.params.clone());
+        self.run(move |workspace| hash_in(workspace, &argon, &params, &password))
+            .await
+    }
+
+    /// Judges a new password ([`check_password_strength`], for `username`) and, if it
+    /// passes, hashes it, both in one job on a hashing thread: the estimate costs a few
+    /// milliseconds of CPU, kept off the async workers and behind the same bounded queue
+    /// (a full queue is [`StoreError::Busy`]). A weak password is
+    /// [`StoreError::WeakPassword`].
+    pub async fn hash_new(
+        &self,
+        password: SecretString,
+        username: &str,
+    ) -> Result<String, StoreError> {
+        let (argon, params) = (self.inner.argon.clone(), self.inner.params.clone());
+        let username = username.to_owned();
         self.run(move |workspace| {
-            let mut salt = [0u8; 16];
-            getrandom::fill(&mut salt).map_err(|e| anyhow!("no randomness for a salt: {e}"))?;
-            let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
-            argon
-                .hash_password_into_with_memory(
-                    password.expose_secret().as_bytes(),
-                    &salt,
-                    &mut out,
-                    workspace.blocks(params.block_count()),
-                )
-                .map_err(|e| anyhow!("argon2 hashing failed: {e}"))?;
-            let phc = PasswordHash {
-                algorithm: Algorithm::Argon2id.ident(),
-                version: Some(Version::V0x13.into()),
-                params: ParamsString::try_from(&params)
-                    .map_err(|e| anyhow!("argon2 parameters: {e}"))?,
-                salt: Some(Salt::new(&salt).map_err(|e| anyhow!("salt: {e}"))?),
-                hash: Some(Output::new(&out).map_err(|e| anyhow!("output: {e}"))?),
-            };
-            Ok(phc.to_string())
+            if let Err(weak) = check_password_strength(password.expose_secret(), &username) {
+                return Ok(Err(weak));
+            }
+            hash_in(workspace, &argon, &params, &password).map(Ok)
         })
-        .await
+        .await?
+        .map_err(StoreError::WeakPassword)
     }
 
     /// Verifies `password` against `stored` (a PHC string), or against the dummy hash
@@ -218,6 +219,34 @@ impl PasswordHasher {
             .context("the password hashing job was lost")??;
         Ok(result)
     }
+}
+
+/// Argon2id of `password` with a fresh random 128-bit salt, as a PHC string.
+fn hash_in(
+    workspace: &mut Workspace,
+    argon: &Argon2<'static>,
+    params: &Params,
+    password: &SecretString,
+) -> anyhow::Result<String> {
+    let mut salt = [0u8; 16];
+    getrandom::fill(&mut salt).map_err(|e| anyhow!("no randomness for a salt: {e}"))?;
+    let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
+    argon
+        .hash_password_into_with_memory(
+            password.expose_secret().as_bytes(),
+            &salt,
+            &mut out,
+            workspace.blocks(params.block_count()),
+        )
+        .map_err(|e| anyhow!("argon2 hashing failed: {e}"))?;
+    let phc = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(params).map_err(|e| anyhow!("argon2 parameters: {e}"))?,
+        salt: Some(Salt::new(&salt).map_err(|e| anyhow!("salt: {e}"))?),
+        hash: Some(Output::new(&out).map_err(|e| anyhow!("output: {e}"))?),
+    };
+    Ok(phc.to_string())
 }
 
 /// The largest costs a stored hash may ask for: 1 GiB, 32 passes, 16 lanes; far above any
@@ -329,6 +358,30 @@ mod tests {
             !h.verify(SecretString::from("wrong horse battery"), Some(hash))
                 .await
                 .unwrap()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_new_password_is_judged_before_it_is_hashed() {
+        let h = hasher(1, 1);
+        let weak = h.hash_new(SecretString::from("password123"), "bob").await;
+        assert!(matches!(weak, Err(StoreError::WeakPassword(_))), "{weak:?}");
+        let named = h.hash_new(SecretString::from("alice1234"), "alice").await;
+        assert!(
+            matches!(named, Err(StoreError::WeakPassword(_))),
+            "{named:?}"
+        );
+        let hash = h
+            .hash_new(SecretString::from("correct horse battery staple"), "bob")
+            .await
+            .unwrap();
+        assert!(
+            h.verify(
+                SecretString::from("correct horse battery staple"),
+                Some(hash)
+            )
+            .await
+            .unwrap()
         );
     }
 

@@ -5,8 +5,8 @@
 
 use std::net::IpAddr;
 
-use secrecy::{ExposeSecret, SecretString};
-use user_store::{Username, check_password_strength};
+use secrecy::SecretString;
+use user_store::Username;
 use uuid::Uuid;
 
 use crate::accounts::attempts::Attempt;
@@ -45,8 +45,11 @@ pub async fn change_password(state: &AppState, change: PasswordChange) -> Result
         return Err(ApiError::WrongCurrentPassword);
     }
     attempt.succeeded(state).await;
-    check_password_strength(new_password.expose_secret(), &credentials.user.username)?;
-    let hash = state.hasher.hash(new_password).await?;
+    // The strength check runs with the hash, off the HTTP workers (its cost is bounded).
+    let hash = state
+        .hasher
+        .hash_new(new_password, &credentials.user.username)
+        .await?;
     let Some(revoked) = state
         .store
         .change_password(user_id, &credentials.password_hash, &hash)

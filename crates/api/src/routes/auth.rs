@@ -7,7 +7,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use auth_core::Claims;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
-use user_store::{RevocationReason, User, Username, check_password_strength};
+use user_store::{RevocationReason, User, Username};
 use utoipa::ToSchema;
 
 use crate::accounts::{self, Tokens};
@@ -42,19 +42,39 @@ pub struct TokenPair {
         (status = 403, description = "`signup_disabled`", body = ErrorBody),
         (status = 409, description = "`username_taken`", body = ErrorBody),
         (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
+        (status = 429, description = "`too_many_attempts`: too many registrations from this address; see `Retry-After`", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
         (status = 503, description = "`unavailable`: retry after `Retry-After`", body = ErrorBody),
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn register(
     state: web::Data<AppState>,
+    req: HttpRequest,
     JsonBody(body): JsonBody<Credentials>,
 ) -> Result<HttpResponse, ApiError> {
     if !state.signup_enabled {
         return Err(ApiError::SignupDisabled);
     }
+    admit_registration(&state, &req)?;
     let Credentials { username, password } = body;
     let user = create_user(&state, &username, password, &[]).await?;
     Ok(HttpResponse::Created().json(user))
+}
+
+/// `REGISTER_RATE_PER_ADDRESS`: every attempt counts, whatever its outcome, since each
+/// costs a strength estimate and usually an argon2 hash. The CLI is not limited.
+fn admit_registration(state: &AppState, req: &HttpRequest) -> Result<(), ApiError> {
+    let (Some(limit), Some(address)) = (
+        &state.register_limit,
+        state.trusted_proxies.client_address(req),
+    ) else {
+        return Ok(());
+    };
+    limit
+        .check(address)
+        .map_err(|wait| ApiError::TooManyRegistrations {
+            retry_after: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
+        })
 }
 
 /// Validates, hashes and stores a new user: shared by `POST /auth/register` and
@@ -65,10 +85,8 @@ pub async fn create_user(
     password: SecretString,
     roles: &[String],
 ) -> Result<User, ApiError> {
-    use secrecy::ExposeSecret;
     let username = Username::parse(username)?;
-    check_password_strength(password.expose_secret(), username.as_str())?;
-    let hash = state.hasher.hash(password).await?;
+    let hash = state.hasher.hash_new(password, username.as_str()).await?;
     let user = state.store.create_user(&username, &hash, roles).await?;
     tracing::info!(user_id = %user.id, "user registered");
     Ok(user)

@@ -16,15 +16,16 @@ use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use serde::de::DeserializeOwned;
 
 use crate::error::{ApiError, describe_json_error};
+use crate::ijson;
 use crate::state::AppState;
 
 /// A JSON object request body, deserialised into `T`.
 ///
 /// Every endpoint reads its body through this (or [`parse_json_object`] where the body is
 /// optional), so the rules are the same everywhere: `Content-Type: application/json` (else
-/// 415), at most `REQUEST_BODY_LIMIT` bytes (else 413), a JSON *object* (serde's derived
-/// structs would also accept an array of the fields in order), and the fields `T` needs
-/// (else 400 `invalid_request`).
+/// 415), at most `REQUEST_BODY_LIMIT` bytes (else 413), I-JSON (no member name twice in an
+/// object, see [`crate::ijson`]), a JSON *object* (serde's derived structs would also accept
+/// an array of the fields in order), and the fields `T` needs (else 400 `invalid_request`).
 pub struct JsonBody<T>(pub T);
 
 impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
@@ -77,8 +78,10 @@ pub(crate) fn parse_json_object<T: DeserializeOwned>(
     if !is_json {
         return Err(ApiError::UnsupportedMediaType);
     }
-    let value: serde_json::Value =
-        serde_json::from_slice(body).map_err(|e| describe_json_error(&e))?;
+    let value = ijson::from_slice(body).map_err(|e| match e {
+        ijson::Error::Json(e) => describe_json_error(&e),
+        ijson::Error::NotIJson(violation) => ApiError::InvalidRequest(violation.to_string()),
+    })?;
     if !value.is_object() {
         return Err(ApiError::InvalidRequest(
             "the request body must be a JSON object".to_owned(),

@@ -9,6 +9,7 @@ mod cli;
 mod cors;
 mod errors;
 mod faults;
+mod ijson;
 mod keys;
 mod load;
 mod login;

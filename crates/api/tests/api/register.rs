@@ -1,3 +1,5 @@
+use std::time::{Duration, Instant};
+
 use futures::future::join_all;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -72,5 +74,62 @@ db_tests! {
         let app = spawn_app_with(db, &[("SIGNUP_ENABLED", "false")]).await;
         let response = app.register("grace", PASSWORD).await;
         assert_error(response, StatusCode::FORBIDDEN, "signup_disabled").await;
+    }
+
+    async fn registrations_beyond_the_per_address_limit_get_429_while_other_addresses_register(db: Db) {
+        // The default limit (10 at once, then 10 an hour), from behind a trusted proxy.
+        let app = spawn_app_with(db, &[("REGISTER_RATE_PER_ADDRESS", ""), ("TRUSTED_PROXIES", "127.0.0.1")]).await;
+        let register_from = |address: &'static str, username: &str, password: &str| {
+            app.client.post(app.url("/auth/register")).header("X-Forwarded-For", address)
+                .json(&json!({"username": username, "password": password})).send()
+        };
+        // Refused attempts count too: each costs a strength estimate.
+        let weak = register_from("198.51.100.1", "weakling", "password123").await.unwrap();
+        assert_error(weak, StatusCode::BAD_REQUEST, "weak_password").await;
+        for i in 1..10 {
+            let response = register_from("198.51.100.1", &format!("user{i}"), PASSWORD).await.unwrap();
+            assert_eq!(response.status(), StatusCode::CREATED, "registration {i}");
+        }
+        let refused = register_from("198.51.100.1", "user10", PASSWORD).await.unwrap();
+        let retry_after: u64 = refused.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+        assert!((1..=360).contains(&retry_after), "Retry-After {retry_after}");
+        assert_error(refused, StatusCode::TOO_MANY_REQUESTS, "too_many_attempts").await;
+        // Another address is not held back, and the refused name was not taken.
+        let other = register_from("198.51.100.2", "user10", PASSWORD).await.unwrap();
+        assert_eq!(other.status(), StatusCode::CREATED);
+        // An IPv6 client is counted by its /64.
+        for i in 0..10 {
+            let response = register_from("2001:db8:5:6::1", &format!("six{i}"), PASSWORD).await.unwrap();
+            assert_eq!(response.status(), StatusCode::CREATED);
+        }
+        let same_64 = register_from("2001:db8:5:6:ffff::2", "six10", PASSWORD).await.unwrap();
+        assert_error(same_64, StatusCode::TOO_MANY_REQUESTS, "too_many_attempts").await;
+    }
+
+    async fn health_checks_are_answered_while_the_costliest_passwords_are_judged(db: Db) {
+        // One HTTP worker: a strength estimate run on it would hold up every other request.
+        let app = spawn_app(db).await;
+        let costly: Vec<String> = ["4@8({[<369!|170$5+%2", "@4({[<8369|!170$5+%2aeiostlgbcxz", "4@({[<6971|!$5+", "4@8({[<3691!|70$5+%2"]
+            .iter().map(|pattern| pattern.chars().cycle().take(128).collect()).collect();
+        let names: Vec<String> = (0..costly.len()).map(|i| format!("costly{i}")).collect();
+        let registrations = join_all(names.iter().zip(&costly).map(|(name, password)| app.register(name, password)));
+        let probes = async {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let mut slowest = Duration::ZERO;
+            for _ in 0..5 {
+                let started = Instant::now();
+                let response = app.client.get(app.url("/healthz")).send().await.unwrap();
+                assert_eq!(response.status(), StatusCode::OK);
+                slowest = slowest.max(started.elapsed());
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            slowest
+        };
+        let (responses, slowest) = tokio::join!(registrations, probes);
+        assert!(slowest < Duration::from_secs(1), "/healthz took {slowest:?}");
+        for response in responses {
+            let status = response.status();
+            assert!(status == StatusCode::CREATED || status == StatusCode::BAD_REQUEST, "{status}");
+        }
     }
 }

@@ -261,9 +261,14 @@ impl ProcessStore {
         }
     }
 
-    /// `DATABASE_URL`, the test `JWT_SECRET`, and `extra`.
+    /// `DATABASE_URL`, the test `JWT_SECRET`, no registration limit, and `extra`.
     pub fn vars(&self, extra: &[(&str, &str)]) -> Vec<(String, String)> {
-        let mut all = vars(&[("DATABASE_URL", &self.database_url), ("JWT_SECRET", SECRET)]);
+        // Tests register more users from 127.0.0.1 than the default per-address limit allows.
+        let mut all = vars(&[
+            ("DATABASE_URL", &self.database_url),
+            ("JWT_SECRET", SECRET),
+            ("REGISTER_RATE_PER_ADDRESS", "off"),
+        ]);
         all.extend(vars(extra));
         all
     }

@@ -400,7 +400,10 @@ impl Settings {
     fn check_jwks_max_age(&self) -> Result<(), ConfigError> {
         let age = self.jwks_max_age;
         if age < Duration::from_secs(1) || age.subsec_nanos() != 0 {
-            return Err(invalid("JWKS_MAX_AGE", "must be whole seconds, at least 1s"));
+            return Err(invalid(
+                "JWKS_MAX_AGE",
+                "must be whole seconds, at least 1s",
+            ));
         }
         if age > Self::LONGEST_JWKS_MAX_AGE {
             return Err(invalid(

@@ -62,7 +62,9 @@ pub(super) fn max_age(headers: &HeaderMap) -> Duration {
         // §4.2.1: on several max-age directives, the first one counts.
         if name.eq_ignore_ascii_case("max-age") && max_age.is_none() {
             // §5.2: recipients accept the quoted form too.
-            let seconds = argument.map(|a| a.trim_matches('"')).and_then(delta_seconds);
+            let seconds = argument
+                .map(|a| a.trim_matches('"'))
+                .and_then(delta_seconds);
             max_age = Some(seconds.unwrap_or(Duration::ZERO));
         }
     }
@@ -153,7 +155,11 @@ mod tests {
     #[test]
     fn long_lifetimes_are_clamped() {
         for value in ["max-age=86400", "max-age=99999999999999999999999999"] {
-            assert_eq!(max_age(&headers(&[value], None)), LONGEST_MAX_AGE, "{value}");
+            assert_eq!(
+                max_age(&headers(&[value], None)),
+                LONGEST_MAX_AGE,
+                "{value}"
+            );
         }
     }
 
@@ -178,7 +184,11 @@ mod tests {
             (90, Freshness::Expired),
             (10_000, Freshness::Expired),
         ] {
-            assert_eq!(Freshness::of(secs(age), max_age, max_stale), expected, "{age}");
+            assert_eq!(
+                Freshness::of(secs(age), max_age, max_stale),
+                expected,
+                "{age}"
+            );
         }
         // No grace: past max-age the keys are not used until refetched.
         assert_eq!(

@@ -10,7 +10,9 @@
 //!
 //! `AUTHD_ISSUER` and `AUTHD_AUDIENCE` must match authd's `JWT_ISSUER` and `JWT_AUDIENCE`
 //! (default `authd` and `api`). Revocation does not reach this service: a token is good
-//! here until it expires, so keep authd's `ACCESS_TOKEN_TTL` short.
+//! here until it expires, so keep authd's `ACCESS_TOKEN_TTL` short. A retired signing key
+//! is: the verifier caches the JWKS for authd's `JWKS_MAX_AGE` and then refetches it (see
+//! `RemoteVerifier`), so a key authd stops publishing stops being accepted here soon after.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -83,11 +85,11 @@ impl FromRequest for Authenticated {
             match verifier.verify(&token).await {
                 Ok(claims) => Ok(Authenticated(claims)),
                 Err(e) => {
-                    if let RemoteVerifyError::KeysUnavailable(cause) = &e {
-                        tracing::warn!(
-                            error = cause as &dyn std::error::Error,
-                            "JWKS refetch failed"
-                        );
+                    if let RemoteVerifyError::KeysUnavailable(_)
+                    | RemoteVerifyError::KeysExpired { .. } = &e
+                    {
+                        // authd is out of reach: worth an alert, not only a 401.
+                        tracing::warn!(error = &e as &dyn std::error::Error, "JWKS refetch failed");
                     }
                     Err(Unauthorized(Some(e.verify_error().clone())))
                 }

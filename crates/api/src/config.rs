@@ -85,6 +85,9 @@ pub struct Settings {
     pub key_reload_interval: Duration,
     /// How often the server deletes expired rows (sessions, refresh tokens, throttle rows).
     pub purge_interval: Duration,
+    /// The JWKS's `Cache-Control: max-age`: how long verifiers may use it before
+    /// refetching, so how late they learn that a key was retired.
+    pub jwks_max_age: Duration,
 }
 
 impl Settings {
@@ -212,6 +215,7 @@ impl Settings {
             })?,
             key_reload_interval: duration(&get, "KEY_RELOAD_INTERVAL", 5)?,
             purge_interval: duration(&get, "PURGE_INTERVAL", 10 * 60)?,
+            jwks_max_age: duration(&get, "JWKS_MAX_AGE", 30)?,
         };
         if settings.access_token_ttl.is_zero() {
             return Err(invalid("ACCESS_TOKEN_TTL", "must be longer than zero"));
@@ -238,6 +242,7 @@ impl Settings {
         if settings.key_reload_interval.is_zero() {
             return Err(invalid("KEY_RELOAD_INTERVAL", "must be longer than zero"));
         }
+        settings.check_jwks_max_age()?;
         if settings.revocation_poll_interval.is_zero() {
             return Err(invalid(
                 "REVOCATION_POLL_INTERVAL",
@@ -299,6 +304,7 @@ impl Settings {
             verified_token_cache,
             key_reload_interval,
             purge_interval,
+            jwks_max_age,
         } = self;
         let secs = |d: &Duration| humantime::format_duration(*d).to_string();
         let path = |p: &Option<PathBuf>| {
@@ -397,6 +403,7 @@ impl Settings {
             ("VERIFIED_TOKEN_CACHE", verified_token_cache.to_string()),
             ("KEY_RELOAD_INTERVAL", secs(key_reload_interval)),
             ("PURGE_INTERVAL", secs(purge_interval)),
+            ("JWKS_MAX_AGE", secs(jwks_max_age)),
         ]
     }
 
@@ -414,6 +421,34 @@ impl Settings {
                 &format!("with PASSWORD_HASH_ITERATIONS, not valid argon2 parameters: {e}"),
             )
         })
+    }
+
+    /// The most a verifier may cache the JWKS (`auth_core::RemoteVerifier` caches no longer
+    /// whatever it is told): a retired key must stop being trusted soon.
+    pub const LONGEST_JWKS_MAX_AGE: Duration = Duration::from_secs(3600);
+
+    /// `JWKS_MAX_AGE` is sent as HTTP `max-age`, whole seconds (RFC 9111 §1.2.2), from 1 s
+    /// to [`Self::LONGEST_JWKS_MAX_AGE`].
+    fn check_jwks_max_age(&self) -> Result<(), ConfigError> {
+        let age = self.jwks_max_age;
+        if age < Duration::from_secs(1) || age.subsec_nanos() != 0 {
+            return Err(invalid(
+                "JWKS_MAX_AGE",
+                "must be whole seconds, at least 1s",
+            ));
+        }
+        if age > Self::LONGEST_JWKS_MAX_AGE {
+            return Err(invalid(
+                "JWKS_MAX_AGE",
+                "must be at most 1h: verifiers trust a retired key this long",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The JWKS's `Cache-Control` value.
+    pub fn jwks_cache_control(&self) -> String {
+        format!("public, max-age={}", self.jwks_max_age.as_secs())
     }
 
     /// How long a token issued now can still be accepted: its lifetime plus the leeway.
@@ -534,6 +569,7 @@ mod tests {
         assert_eq!(s.jwt_leeway, Duration::from_secs(30));
         assert_eq!(s.request_body_limit, 16384);
         assert_eq!(s.purge_interval, Duration::from_secs(600));
+        assert_eq!(s.jwks_cache_control(), "public, max-age=30");
         assert!(s.signup_enabled);
         assert_eq!(
             s.register_rate_per_address
@@ -580,6 +616,9 @@ mod tests {
             ("PURGE_INTERVAL", "often"),
             ("REGISTER_RATE_PER_ADDRESS", "10"),
             ("REGISTER_RATE_PER_ADDRESS", "0/1h"),
+            ("JWKS_MAX_AGE", "0"),
+            ("JWKS_MAX_AGE", "1500ms"),
+            ("JWKS_MAX_AGE", "2h"),
         ] {
             let err = settings(&[(key, value)]).unwrap_err();
             assert_eq!(err.key, key);

@@ -245,6 +245,7 @@ pub async fn build_state(settings: &Settings) -> anyhow::Result<AppState> {
             queue: settings.password_hash_queue,
         }),
         keys: Arc::new(KeyRing::new(keys, settings)),
+        jwks_cache_control: settings.jwks_cache_control(),
         revoked: RevokedSessions::new(),
         refresh_token_ttl: settings.refresh_token_ttl,
         refresh_reuse_grace: settings.refresh_reuse_grace,

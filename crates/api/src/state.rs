@@ -17,6 +17,8 @@ pub struct AppState {
     pub hasher: PasswordHasher,
     /// The signing and verification keys in force (replaced as keys rotate).
     pub keys: Arc<KeyRing>,
+    /// The JWKS's `Cache-Control` (`JWKS_MAX_AGE`).
+    pub jwks_cache_control: String,
     pub revoked: RevokedSessions,
     pub refresh_token_ttl: Duration,
     pub refresh_reuse_grace: Duration,

@@ -5,6 +5,8 @@
 //! - [`TokenIssuer`]: signs access tokens; [`Verifier`]: checks them (RFC 8725 practices).
 //! - [`RefreshSecret`]: opaque refresh tokens, stored only as a hash.
 //! - [`RevokedSessions`]: the in-memory set of revoked, not yet expired session ids.
+//! - [`RemoteVerifier`]: the same checks in another service, with the keys of authd's JWKS,
+//!   cached for the JWKS's `Cache-Control: max-age` and never trusted past a hard limit.
 
 mod cache;
 mod claims;

@@ -1,16 +1,24 @@
 //! [`RemoteVerifier`]: authd's token checks in another service, with the public keys from
 //! authd's JWKS (`/.well-known/jwks.json`) instead of a shared secret.
 
+mod fetch;
+mod freshness;
+mod key_cache;
+
 use std::fmt;
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use reqwest::Url;
 
 use crate::jwks::PublicKeys;
 use crate::{Algorithm, Claims, KeyError, VerifierConfig, VerifyError};
+use fetch::JwksSource;
+use freshness::Freshness;
+use key_cache::{CachedKeys, KeyCache};
 
-/// Why the JWKS could not be fetched or used. The keys fetched last stay in use.
+/// Why the JWKS could not be fetched or used. The keys fetched last stay in use (within
+/// their [max-stale](RemoteVerifier::with_max_stale) grace).
 #[derive(Debug, thiserror::Error)]
 pub enum JwksError {
     #[error("the JWKS URL {0:?} is not an http or https URL")]
@@ -38,6 +46,16 @@ pub enum RemoteVerifyError {
     /// token is refused as [`VerifyError::UnknownKey`]. Worth logging: authd may be down.
     #[error("{}", VerifyError::UnknownKey)]
     KeysUnavailable(#[source] JwksError),
+    /// The cached keys are older than their max-age plus the
+    /// [max-stale](RemoteVerifier::with_max_stale) grace, and refetching them failed: every
+    /// token is refused, as [`VerifyError::UnknownKey`], until a fetch succeeds. `cause` is
+    /// the failure of the fetch this verification made, `None` when it made none because
+    /// one had failed less than a second before. Worth an alert: authd is out of reach.
+    #[error("{}", VerifyError::UnknownKey)]
+    KeysExpired {
+        #[source]
+        cause: Option<JwksError>,
+    },
 }
 
 impl RemoteVerifyError {
@@ -45,7 +63,7 @@ impl RemoteVerifyError {
     pub fn verify_error(&self) -> &VerifyError {
         match self {
             Self::Invalid(e) => e,
-            Self::KeysUnavailable(_) => &VerifyError::UnknownKey,
+            Self::KeysUnavailable(_) | Self::KeysExpired { .. } => &VerifyError::UnknownKey,
         }
     }
 }
@@ -54,12 +72,39 @@ impl RemoteVerifyError {
 /// (`typ`, forbidden headers, the key's own algorithm, `iss`, `aud`, `exp`, `nbf`), with the
 /// public keys of authd's JWKS.
 ///
-/// The keys are fetched on first use (or by [`refresh`](Self::refresh)) and cached. A token
-/// whose `kid` is not in the cache triggers a refetch, so a new signing key is picked up
-/// when its first token arrives; at most one fetch per
+/// The keys are fetched on first use (or by [`refresh`](Self::refresh)) and cached for as
+/// long as the JWKS response's `Cache-Control: max-age` says (RFC 9111; authd sends its
+/// `JWKS_MAX_AGE`, 30 s by default), less its `Age`, kept within
+/// [`SHORTEST_MAX_AGE`](Self::SHORTEST_MAX_AGE)..=[`LONGEST_MAX_AGE`](Self::LONGEST_MAX_AGE);
+/// `no-store` and `no-cache` count as the shortest, a response without `max-age` gets
+/// [`DEFAULT_MAX_AGE`](Self::DEFAULT_MAX_AGE). Then, by the age of the cached key set:
+///
+/// - **within max-age**: tokens are verified with it, nothing is fetched;
+/// - **past max-age**: tokens are still verified with it, at once, and a refetch runs in
+///   the background (stale-while-revalidate, RFC 5861 §3; one at a time, at most one start
+///   a second while they fail);
+/// - **past max-age + [max-stale](Self::with_max_stale)** (5 minutes by default): it is not
+///   used any more. A verification fetches first (concurrent ones share that fetch) and
+///   is refused with [`RemoteVerifyError::KeysExpired`] if the fetch fails, as is every
+///   token until one succeeds (at most one attempt a second).
+///
+/// So a key that authd no longer publishes (after `authd keys retire`) stops being accepted
+/// here within max-age of authd's dropping it while tokens keep arriving and authd answers,
+/// and within max-age + max-stale at worst (a verifier that sat idle answers its first
+/// tokens from the old set while it refetches; one that cannot reach authd uses the old set
+/// until it expires).
+///
+/// A token whose `kid` is not in the cache triggers a refetch as well, so a new signing key
+/// is picked up when its first token arrives; at most one such fetch per
 /// [refetch interval](Self::with_refetch_interval), so tokens with made-up `kid`s cannot
-/// make it hammer authd. A failed fetch keeps the keys it had. Only RS256, ES256 and EdDSA
-/// keys with a `kid` and an `alg` are taken from the JWKS, never a symmetric (`oct`) one.
+/// make it hammer authd. A failed fetch keeps the keys it had. A token that no key could
+/// make valid (malformed, wrong `typ`, bad signature by a known key...) never triggers a
+/// fetch. Only RS256, ES256 and EdDSA keys with a `kid` and an `alg` are taken from the
+/// JWKS, never a symmetric (`oct`) one.
+///
+/// Background refetches are spawned on the Tokio runtime of the verification that finds
+/// the keys stale; without a runtime there is none, and the keys are refetched when they
+/// expire. Failures of background refetches are logged (`tracing`, level WARN).
 ///
 /// The JWKS URL is configuration, so trusted: use `https` unless the network between the
 /// two services is. (`https` needs a TLS feature of `reqwest` in the build, e.g. `rustls`,
@@ -80,24 +125,30 @@ impl RemoteVerifyError {
 /// # }
 /// ```
 pub struct RemoteVerifier {
-    config: VerifierConfig,
-    keys: RwLock<Arc<PublicKeys>>,
+    keys: Arc<KeyCache>,
     /// `None` for a pinned key: nothing to fetch.
-    jwks: Option<JwksSource>,
+    jwks: Option<Remote>,
 }
 
-struct JwksSource {
-    url: Url,
-    client: reqwest::Client,
+/// Where the keys come from and the rules for refetching them.
+struct Remote {
+    source: JwksSource,
     refetch_interval: Duration,
-    /// When a token last triggered a fetch. Held during every fetch, so that concurrent
-    /// tokens with an unknown `kid` wait for it and use its result instead of fetching too.
-    last_fetch: tokio::sync::Mutex<Option<Instant>>,
+    max_stale: Duration,
 }
 
 impl RemoteVerifier {
     /// Least time between two fetches triggered by unknown `kid`s, unless set otherwise.
     pub const DEFAULT_REFETCH_INTERVAL: Duration = Duration::from_secs(30);
+    /// How long keys are fresh when the JWKS response has no `max-age`.
+    pub const DEFAULT_MAX_AGE: Duration = freshness::DEFAULT_MAX_AGE;
+    /// The least freshness given to a JWKS response (`no-store`, `no-cache`, `max-age=0`).
+    pub const SHORTEST_MAX_AGE: Duration = freshness::SHORTEST_MAX_AGE;
+    /// The most freshness given to a JWKS response, whatever its `max-age`.
+    pub const LONGEST_MAX_AGE: Duration = freshness::LONGEST_MAX_AGE;
+    /// How long past its max-age a key set is still used while refetching fails, unless
+    /// set otherwise.
+    pub const DEFAULT_MAX_STALE: Duration = Duration::from_secs(5 * 60);
     /// Longest wait for the JWKS server, connection included.
     pub const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
     /// Largest JWKS read; authd's is well under a kilobyte per key.
@@ -117,20 +168,19 @@ impl RemoteVerifier {
             .build()
             .map_err(JwksError::Request)?;
         Ok(Self {
-            config,
-            keys: RwLock::new(Arc::new(PublicKeys::empty())),
-            jwks: Some(JwksSource {
-                url,
-                client,
+            keys: Arc::new(KeyCache::new(config, PublicKeys::empty())),
+            jwks: Some(Remote {
+                source: JwksSource { url, client },
                 refetch_interval: Self::DEFAULT_REFETCH_INTERVAL,
-                last_fetch: tokio::sync::Mutex::new(None),
+                max_stale: Self::DEFAULT_MAX_STALE,
             }),
         })
     }
 
     /// A verifier that trusts one public key (PEM: SubjectPublicKeyInfo, or PKCS#1 for RSA),
     /// for a service that pins authd's key instead of fetching the JWKS. Tokens must name
-    /// it by its `kid`, the RFC 7638 thumbprint, as authd does.
+    /// it by its `kid`, the RFC 7638 thumbprint, as authd does. The key never expires here:
+    /// replace the verifier to stop trusting it.
     ///
     /// ```
     /// use auth_core::{Algorithm, RemoteVerifier, VerifierConfig};
@@ -150,8 +200,7 @@ impl RemoteVerifier {
     ) -> Result<Self, KeyError> {
         let keys = PublicKeys::from_public_key_pem(alg, pem, &config)?;
         Ok(Self {
-            config,
-            keys: RwLock::new(Arc::new(keys)),
+            keys: Arc::new(KeyCache::new(config, keys)),
             jwks: None,
         })
     }
@@ -165,106 +214,114 @@ impl RemoteVerifier {
         self
     }
 
+    /// Sets how long past its max-age a key set is still used while it cannot be
+    /// refetched ([`DEFAULT_MAX_STALE`](Self::DEFAULT_MAX_STALE) otherwise): the longest
+    /// this service keeps working while authd is out of reach, and so the longest it may
+    /// keep trusting a key authd has retired. Zero: a key set past its max-age is never
+    /// used; the verification that finds it so waits for a refetch.
+    pub fn with_max_stale(mut self, max_stale: Duration) -> Self {
+        if let Some(jwks) = &mut self.jwks {
+            jwks.max_stale = max_stale;
+        }
+        self
+    }
+
     /// Fetches with `client` instead of the default one (no redirects,
     /// [`FETCH_TIMEOUT`](Self::FETCH_TIMEOUT)): for your own TLS roots, proxy or timeouts.
     pub fn with_http_client(mut self, client: reqwest::Client) -> Self {
         if let Some(jwks) = &mut self.jwks {
-            jwks.client = client;
+            jwks.source.client = client;
         }
         self
     }
 
     /// Fetches the JWKS now and returns how many keys are usable. Call it at start to fail
-    /// early, or on a timer to drop retired keys sooner than a new `kid` would. It neither
-    /// waits for nor counts against the refetch interval, which only limits the fetches
-    /// that tokens trigger. On error the keys fetched last stay in use.
+    /// early (the keys are refetched as they age without it). It neither waits for nor
+    /// counts against the refetch interval, which only limits the fetches that unknown
+    /// `kid`s trigger. On error the keys fetched last stay in use.
     pub async fn refresh(&self) -> Result<usize, JwksError> {
         let Some(jwks) = &self.jwks else {
-            return Ok(self.current().len());
+            return Ok(self.keys.current().keys.len());
         };
-        let _one_fetch_at_a_time = jwks.last_fetch.lock().await;
-        self.fetch(jwks).await
+        let mut log = self.keys.fetches.lock().await;
+        Ok(self.keys.fetch(&jwks.source, &mut log).await?.keys.len())
     }
 
-    /// Verifies `token` and returns its claims. Fetches the JWKS only when the token names
-    /// a key not in the cache and the last fetch is older than the refetch interval.
+    /// Verifies `token` and returns its claims. Waits for the network only when the token
+    /// names a key not in the cache (and the last such fetch is older than the refetch
+    /// interval), before the first fetch, or when the cached keys have expired; see the
+    /// type's documentation.
     ///
     /// Revocation is not checked: a logout reaches these tokens only when they expire, so
     /// keep authd's `ACCESS_TOKEN_TTL` short.
     pub async fn verify(&self, token: &str) -> Result<Claims, RemoteVerifyError> {
-        let keys = self.current();
-        match keys.verify(token) {
-            Err(VerifyError::UnknownKey) => {}
-            checked => return Ok(checked?),
-        }
+        let cached = self.keys.current();
+        let checked = cached.keys.verify(token);
         let Some(jwks) = &self.jwks else {
-            return Err(VerifyError::UnknownKey.into());
+            return Ok(checked?);
         };
-        let mut last_fetch = jwks.last_fetch.lock().await;
-        let fetched_while_waiting = !Arc::ptr_eq(&keys, &self.current());
-        if !fetched_while_waiting {
-            if last_fetch.is_some_and(|at| at.elapsed() < jwks.refetch_interval) {
-                return Err(VerifyError::UnknownKey.into());
+        match &checked {
+            Ok(_) | Err(VerifyError::UnknownKey) => {}
+            // No key set makes this token valid: nothing to fetch for it.
+            Err(invalid) => return Err(invalid.clone().into()),
+        }
+        match cached.freshness(jwks.max_stale) {
+            Freshness::Fresh => {}
+            Freshness::Stale => self
+                .keys
+                .refetch_in_background(&jwks.source, jwks.max_stale),
+            Freshness::Expired => {
+                let renewed = self
+                    .keys
+                    .renew_expired(&jwks.source, jwks.max_stale)
+                    .await?;
+                return Ok(renewed.keys.verify(token)?);
             }
-            *last_fetch = Some(Instant::now());
-            self.fetch(jwks)
-                .await
-                .map_err(RemoteVerifyError::KeysUnavailable)?;
         }
-        drop(last_fetch);
-        Ok(self.current().verify(token)?)
-    }
-
-    /// Fetches and, on success, replaces the cached keys. The caller holds `last_fetch`.
-    async fn fetch(&self, jwks: &JwksSource) -> Result<usize, JwksError> {
-        let keys = PublicKeys::from_jwks(&jwks.download().await?, &self.config)?;
-        let usable = keys.len();
-        *self.keys.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(keys);
-        Ok(usable)
-    }
-
-    fn current(&self) -> Arc<PublicKeys> {
-        Arc::clone(&self.keys.read().unwrap_or_else(PoisonError::into_inner))
-    }
-}
-
-impl JwksSource {
-    /// The JWKS document, bounded to [`RemoteVerifier::MAX_JWKS_BYTES`].
-    async fn download(&self) -> Result<Vec<u8>, JwksError> {
-        const MAX: usize = RemoteVerifier::MAX_JWKS_BYTES;
-        let mut response = self
-            .client
-            .get(self.url.clone())
-            .header(reqwest::header::ACCEPT, "application/json")
-            .send()
-            .await
-            .map_err(JwksError::Request)?;
-        if !response.status().is_success() {
-            return Err(JwksError::Status(response.status()));
+        match checked {
+            Err(VerifyError::UnknownKey) => self.verify_unknown_kid(jwks, &cached, token).await,
+            checked => Ok(checked?),
         }
-        if response
-            .content_length()
-            .is_some_and(|len| len > MAX as u64)
+    }
+
+    /// A token whose `kid` is not in `seen`: refetched, unless another verification did
+    /// while this one waited, or the last such fetch is within the refetch interval.
+    async fn verify_unknown_kid(
+        &self,
+        jwks: &Remote,
+        seen: &Arc<CachedKeys>,
+        token: &str,
+    ) -> Result<Claims, RemoteVerifyError> {
+        let mut log = self.keys.fetches.lock().await;
+        let current = self.keys.current();
+        if !Arc::ptr_eq(&current, seen) {
+            return Ok(current.keys.verify(token)?);
+        }
+        if log
+            .unknown_kid_fetch
+            .is_some_and(|at| at.elapsed() < jwks.refetch_interval)
         {
-            return Err(JwksError::TooLarge { max: MAX });
+            return Err(VerifyError::UnknownKey.into());
         }
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(JwksError::Request)? {
-            if body.len() + chunk.len() > MAX {
-                return Err(JwksError::TooLarge { max: MAX });
-            }
-            body.extend_from_slice(&chunk);
-        }
-        Ok(body)
+        log.unknown_kid_fetch = Some(Instant::now());
+        let fetched = self
+            .keys
+            .fetch(&jwks.source, &mut log)
+            .await
+            .map_err(RemoteVerifyError::KeysUnavailable)?;
+        Ok(fetched.keys.verify(token)?)
     }
 }
 
 impl fmt::Debug for RemoteVerifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RemoteVerifier")
-            .field("jwks_url", &self.jwks.as_ref().map(|j| j.url.as_str()))
-            .field("keys", &self.current().len())
-            .field("config", &self.config)
+            .field(
+                "jwks_url",
+                &self.jwks.as_ref().map(|j| j.source.url.as_str()),
+            )
+            .field("keys", &self.keys.current().keys.len())
+            .field("config", &self.keys.config)
             .finish_non_exhaustive()
     }
 }

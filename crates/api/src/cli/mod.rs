@@ -361,8 +361,14 @@ async fn manage_keys(command: KeysCommand, settings: &Settings) -> anyhow::Resul
                 }
                 Some(_) => {
                     if store.retire_signing_key(&kid).await? {
+                        let reload = settings.key_reload_interval;
+                        let published = reload + settings.jwks_max_age;
                         eprintln!(
-                            "retired {kid}: tokens it signed are rejected within KEY_RELOAD_INTERVAL"
+                            "retired {kid}: authd rejects tokens it signed within {} \
+                             (KEY_RELOAD_INTERVAL), verifiers that honour the JWKS's max-age \
+                             within {} (+ JWKS_MAX_AGE; see the README for RemoteVerifier's bound)",
+                            humantime::format_duration(reload),
+                            humantime::format_duration(published),
                         );
                     } else {
                         eprintln!("{kid} was already retired");

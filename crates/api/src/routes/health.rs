@@ -44,11 +44,12 @@ pub struct Jwks {
 }
 
 /// The public verification keys (RFC 7517 §5). HS256 has none to publish: its key is a
-/// shared secret. Cached briefly by clients: a new key is announced before it signs.
+/// shared secret. Cached by verifiers for `JWKS_MAX_AGE` (RFC 9111 §5.2.2.1): a new key is
+/// announced before it signs, and a retired key's removal reaches them within that.
 #[utoipa::path(get, path = "/.well-known/jwks.json", tag = "operations",
     responses((status = 200, description = "The public keys that verify access tokens; empty for HS256", body = Jwks)))]
 pub async fn jwks(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
-        .insert_header(("Cache-Control", "public, max-age=300"))
+        .insert_header(("Cache-Control", state.jwks_cache_control.as_str()))
         .json(state.keys.current().verifier.keys().jwks())
 }

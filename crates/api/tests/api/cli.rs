@@ -194,6 +194,7 @@ fn config_check_prints_the_effective_settings_masked_and_lists_every_problem() {
         "{}",
         done.stdout
     );
+    assert!(done.stdout.contains("JWKS_MAX_AGE=30s"), "{}", done.stdout);
     assert!(done.stdout.contains("no problems found"), "{}", done.stdout);
     assert!(
         !done.stdout.contains(SECRET),
@@ -210,6 +211,7 @@ fn config_check_prints_the_effective_settings_masked_and_lists_every_problem() {
         ("BIND_ADDR", "nowhere"),
         ("TLS_CERT_FILE", "/nonexistent/cert.pem"),
         ("TLS_KEY_FILE", "/nonexistent/key.pem"),
+        ("JWKS_MAX_AGE", "2h"),
     ];
     let done = Running::start(authd(dir.path(), &bad).args(["config", "check"]), None)
         .wait(Duration::from_secs(60));
@@ -220,6 +222,7 @@ fn config_check_prints_the_effective_settings_masked_and_lists_every_problem() {
         "HTTP_WORKERS:",
         "BIND_ADDR:",
         "TLS_CERT_FILE",
+        "JWKS_MAX_AGE:",
     ] {
         assert!(done.stdout.contains(key), "{key} listed: {}", done.stdout);
     }

@@ -5,7 +5,9 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use actix_web::dev::ServerHandle;
 use actix_web::http::StatusCode as ActixStatus;
+use actix_web::http::header;
 use actix_web::{App, HttpResponse, HttpServer, web};
 use auth_core::{
     Algorithm, JwksError, KeySet, RemoteVerifier, RemoteVerifyError, SigningKey, TokenIssuer,
@@ -16,18 +18,19 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use futures::future::join_all;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use tokio::sync::watch;
 use uuid::Uuid;
 
 use crate::helpers::*;
 
-#[allow(dead_code)] // its `main`: the test starts `serve` with a verifier of its own
+#[allow(dead_code)] // its `main`: the tests start `serve` with a verifier of their own
 #[path = "../../../../examples/verify_service.rs"]
-mod verify_service;
+pub mod verify_service;
 
 const ASYMMETRIC: [Algorithm; 3] = [Algorithm::RS256, Algorithm::ES256, Algorithm::EdDSA];
-const JWKS_PATH: &str = "/.well-known/jwks.json";
+pub const JWKS_PATH: &str = "/.well-known/jwks.json";
 
-fn config() -> VerifierConfig {
+pub fn config() -> VerifierConfig {
     VerifierConfig::new("authd", "api")
 }
 
@@ -40,12 +43,12 @@ fn tampered(token: &str) -> String {
     format!("{}.{payload}.{}", parts[0], parts[2])
 }
 
-fn key_set(alg: Algorithm) -> KeySet {
+pub fn key_set(alg: Algorithm) -> KeySet {
     KeySet::new(SigningKey::generate(alg).expect("key").1)
 }
 
 /// A valid access token signed by `keys`, as authd would issue it.
-fn token_of(keys: &KeySet) -> String {
+pub fn token_of(keys: &KeySet) -> String {
     let subject = TokenSubject {
         user_id: Uuid::now_v7(),
         session_id: Uuid::now_v7(),
@@ -64,7 +67,7 @@ fn token_of(keys: &KeySet) -> String {
 }
 
 /// The JWKS document publishing the keys of `sets`.
-fn jwks_of(sets: &[&KeySet]) -> String {
+pub fn jwks_of(sets: &[&KeySet]) -> String {
     let keys: Vec<Value> = sets
         .iter()
         .flat_map(|set| set.jwks().keys)
@@ -74,22 +77,30 @@ fn jwks_of(sets: &[&KeySet]) -> String {
 }
 
 /// A JWKS server on a random port that counts its requests and answers each with the
-/// status and body the test last set. It lives as long as the test process, like the apps.
-struct JwksServer {
-    url: String,
+/// status, body and `Cache-Control` the test last set (none at first), after the test
+/// [releases](Self::release) it if it [holds](Self::hold) answers. It lives as long as the
+/// test process, like the apps, unless [stopped](Self::stop).
+pub struct JwksServer {
+    pub url: String,
     state: web::Data<JwksState>,
+    handle: ServerHandle,
 }
 
 struct JwksState {
     fetches: AtomicUsize,
     response: Mutex<(ActixStatus, String)>,
+    cache_control: Mutex<Option<String>>,
+    /// `false`: requests wait until it is `true` again.
+    open: watch::Sender<bool>,
 }
 
 impl JwksServer {
-    fn start(body: String) -> Self {
+    pub fn start(body: String) -> Self {
         let state = web::Data::new(JwksState {
             fetches: AtomicUsize::new(0),
             response: Mutex::new((ActixStatus::OK, body)),
+            cache_control: Mutex::new(None),
+            open: watch::Sender::new(true),
         });
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}{JWKS_PATH}", listener.local_addr().unwrap());
@@ -103,26 +114,49 @@ impl JwksServer {
         .listen(listener)
         .unwrap()
         .run();
+        let handle = server.handle();
         tokio::spawn(server);
-        Self { url, state }
+        Self { url, state, handle }
     }
 
-    fn answer(&self, status: u16, body: &str) {
+    pub fn answer(&self, status: u16, body: &str) {
         *self.state.response.lock().unwrap() =
             (ActixStatus::from_u16(status).unwrap(), body.to_owned());
     }
 
-    fn fetches(&self) -> usize {
+    /// Sends `Cache-Control: value` from now on.
+    pub fn cache_control(&self, value: &str) {
+        *self.state.cache_control.lock().unwrap() = Some(value.to_owned());
+    }
+
+    /// Requests that arrive from now on are counted, then wait for [`Self::release`].
+    pub fn hold(&self) {
+        self.state.open.send_replace(false);
+    }
+
+    pub fn release(&self) {
+        self.state.open.send_replace(true);
+    }
+
+    /// Down: the port refuses connections from now on.
+    pub async fn stop(&self) {
+        self.handle.stop(false).await;
+    }
+
+    pub fn fetches(&self) -> usize {
         self.state.fetches.load(Ordering::SeqCst)
     }
 }
 
 async fn serve_jwks(state: web::Data<JwksState>) -> HttpResponse {
     state.fetches.fetch_add(1, Ordering::SeqCst);
+    let _ = state.open.subscribe().wait_for(|open| *open).await;
     let (status, body) = state.response.lock().unwrap().clone();
-    HttpResponse::build(status)
-        .content_type("application/json")
-        .body(body)
+    let mut response = HttpResponse::build(status);
+    if let Some(value) = state.cache_control.lock().unwrap().clone() {
+        response.insert_header((header::CACHE_CONTROL, value));
+    }
+    response.content_type("application/json").body(body)
 }
 
 /// `count` verifications of `token` at once; each must fail with an unknown key.

@@ -8,7 +8,7 @@ use serde_json::Value;
 use crate::helpers::*;
 
 /// Runs `authd keys ARGS` against the app's store, with its settings only.
-fn authd_keys(app: &TestApp, args: &[&str]) -> Output {
+pub fn authd_keys(app: &TestApp, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_authd"))
         .arg("keys")
         .args(args)

@@ -27,12 +27,13 @@ EXTRA_KEYS = ["RUST_LOG"]
 
 def config_keys():
     """Every key Settings reads, taken from crates/api/src/config.rs so the list cannot rot:
-    the string literals passed as a key to get(), parse() or duration()."""
+    the string literals passed as a key to get() or to any reader that takes &get first
+    (parse(), duration_in(), count_in(), ...)."""
     path = os.path.join(ROOT, "crates", "api", "src", "config.rs")
     with open(path, encoding="utf-8") as f:
         source = f.read().split("#[cfg(test)]")[0]
     keys = re.findall(r'\bget\("([A-Z][A-Z0-9_]*)"\)', source)
-    keys += re.findall(r'\b(?:parse|duration)\(\s*&get,\s*"([A-Z][A-Z0-9_]*)"', source)
+    keys += re.findall(r'\b[a-z_]+\(\s*&get,\s*"([A-Z][A-Z0-9_]*)"', source)
     if len(set(keys)) < 10:
         fail(f"config.rs: found only {len(set(keys))} configuration keys; has the way keys are read changed?")
     return list(dict.fromkeys(keys + EXTRA_KEYS))

@@ -22,7 +22,7 @@ pub use admin::{UserChange, UserPage};
 /// Argon2id cost parameters (memory in KiB, iterations, parallelism).
 pub use argon2::Params as HashParams;
 pub use error::StoreError;
-pub use password::{HasherOptions, PasswordHasher};
+pub use password::{HasherOptions, MAX_HASH_ITERATIONS, MAX_HASH_MEMORY_KIB, PasswordHasher};
 pub use revocation_feed::spawn_revocation_feed;
 pub use sessions::{NewSession, RevocationReason, Rotation};
 pub use signing_keys::StoredKey;

@@ -156,10 +156,14 @@ impl Settings {
                 ZERO..=mins(5),
             )?,
             signup_enabled: parse(&get, "SIGNUP_ENABLED", true, parse_bool)?,
-            login_free_failures: count_in(&get, "LOGIN_FREE_FAILURES", 5, 0..=1000)?,
+            login_free_failures: count_in(&get, "LOGIN_FREE_FAILURES", 5, 0..=1_000_000)?,
             login_max_delay: duration_in(&get, "LOGIN_MAX_DELAY", mins(15), secs(1)..=hours(24))?,
-            login_ip_free_failures: match count_in(&get, "LOGIN_IP_FREE_FAILURES", 0, 0..=100_000)?
-            {
+            login_ip_free_failures: match count_in(
+                &get,
+                "LOGIN_IP_FREE_FAILURES",
+                0,
+                0..=1_000_000,
+            )? {
                 0 => None,
                 n => Some(n),
             },

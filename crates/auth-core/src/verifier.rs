@@ -74,9 +74,10 @@ impl TimeRules {
     /// Checks `iat`, `exp` and `nbf` against `now` (Unix seconds). Every sum saturates: no
     /// claim value or setting can overflow it.
     ///
-    /// A token that passes is accepted at most until `iat + max_lifetime + leeway`: past
-    /// that second it is [`VerifyError::Expired`] whatever its `exp`, which is what lets a
-    /// revoked session be forgotten (see `AppState::remember_revoked` in authd).
+    /// With a lifetime limit, a token is accepted at most until `iat + max_lifetime +
+    /// leeway`: past that second it is [`VerifyError::Expired`] (or
+    /// [`VerifyError::LifetimeTooLong`] if its `exp` claims more), which is what lets a
+    /// revoked session be forgotten (see `Settings::token_retention` in authd).
     pub(crate) fn check(&self, claims: &Claims, now: i64) -> Result<(), VerifyError> {
         // RFC 7519 §4.1.4-6: NumericDate, so never negative.
         if claims.exp < 0 || claims.nbf < 0 || claims.iat < 0 {

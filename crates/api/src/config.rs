@@ -608,6 +608,10 @@ mod tests {
     /// Every duration and size, and whether 0 is refused.
     const BOUNDED: &[(&str, bool)] = &[
         ("JWT_LEEWAY", false),
+        ("PURGE_INTERVAL", true),
+        ("JWKS_MAX_AGE", true),
+        // `0` turns it off.
+        ("REGISTER_RATE_PER_ADDRESS", false),
         ("ACCESS_TOKEN_TTL", true),
         ("REFRESH_TOKEN_TTL", true),
         ("REFRESH_REUSE_GRACE", false),

@@ -59,6 +59,8 @@ pub struct Settings {
     /// Argon2id memory cost in KiB and iterations (parallelism is 1).
     pub password_hash_memory_kib: u32,
     pub password_hash_iterations: u32,
+    /// Nice levels the hashing threads run below the HTTP workers (Linux; 0: none).
+    pub password_hash_nice: u8,
     /// Longest wait for the request head (header timeout) and for the body.
     pub request_header_timeout: Duration,
     pub request_body_timeout: Duration,
@@ -165,6 +167,7 @@ impl Settings {
             password_hash_queue: parse(&get, "PASSWORD_HASH_QUEUE", 64, positive)?,
             password_hash_memory_kib: parse(&get, "PASSWORD_HASH_MEMORY", 19_456, positive)?,
             password_hash_iterations: parse(&get, "PASSWORD_HASH_ITERATIONS", 2, positive)?,
+            password_hash_nice: parse(&get, "PASSWORD_HASH_NICE", 10, nice)?,
             request_header_timeout: duration(&get, "REQUEST_HEADER_TIMEOUT", 5)?,
             request_body_timeout: duration(&get, "REQUEST_BODY_TIMEOUT", 10)?,
             request_timeout: duration(&get, "REQUEST_TIMEOUT", 30)?,
@@ -259,6 +262,7 @@ impl Settings {
             password_hash_queue,
             password_hash_memory_kib,
             password_hash_iterations,
+            password_hash_nice,
             request_header_timeout,
             request_body_timeout,
             request_timeout,
@@ -331,6 +335,7 @@ impl Settings {
                 "PASSWORD_HASH_ITERATIONS",
                 password_hash_iterations.to_string(),
             ),
+            ("PASSWORD_HASH_NICE", password_hash_nice.to_string()),
             ("REQUEST_HEADER_TIMEOUT", secs(request_header_timeout)),
             ("REQUEST_BODY_TIMEOUT", secs(request_body_timeout)),
             ("REQUEST_TIMEOUT", secs(request_timeout)),
@@ -468,6 +473,14 @@ fn parse_bool(value: &str) -> Result<bool, String> {
     }
 }
 
+/// A nice-value increment: 0 (none) to 19 (the whole range, setpriority(2)).
+fn nice(value: &str) -> Result<u8, String> {
+    match value.parse::<u8>() {
+        Ok(n) if n <= 19 => Ok(n),
+        _ => Err("expected a whole number from 0 to 19".to_owned()),
+    }
+}
+
 fn positive<T: std::str::FromStr + PartialOrd + Default>(value: &str) -> Result<T, String> {
     match value.parse::<T>() {
         Ok(n) if n > T::default() => Ok(n),
@@ -501,6 +514,7 @@ mod tests {
         assert_eq!(s.refresh_reuse_grace, Duration::from_secs(10));
         assert_eq!(s.jwt_leeway, Duration::from_secs(30));
         assert_eq!(s.request_body_limit, 16384);
+        assert_eq!(s.password_hash_nice, 10);
         assert!(s.signup_enabled);
         assert_eq!(
             (s.jwt_issuer.as_str(), s.jwt_audience.as_str()),
@@ -536,6 +550,8 @@ mod tests {
             ("TRUSTED_PROXIES", "10.0.0.0/33"),
             ("REQUEST_TIMEOUT", "0"),
             ("LOGIN_IP_FREE_FAILURES", "-1"),
+            ("PASSWORD_HASH_NICE", "20"),
+            ("PASSWORD_HASH_NICE", "-5"),
         ] {
             let err = settings(&[(key, value)]).unwrap_err();
             assert_eq!(err.key, key);
@@ -543,6 +559,14 @@ mod tests {
                 err.to_string().starts_with(&format!("invalid {key}:")),
                 "{err}"
             );
+        }
+    }
+
+    #[test]
+    fn the_hashing_threads_niceness_spans_the_whole_range() {
+        for (value, expected) in [("0", 0), ("19", 19)] {
+            let s = settings(&[("PASSWORD_HASH_NICE", value)]).unwrap();
+            assert_eq!(s.password_hash_nice, expected);
         }
     }
 

@@ -154,7 +154,12 @@ mod tests {
 
     #[test]
     fn look_alikes_of_a_name_with_invisible_characters_are_refused() {
-        for name in ["victim2\u{200b}", "\u{202e}victim2", "victim2\u{ad}", "vic\u{2060}tim2"] {
+        for name in [
+            "victim2\u{200b}",
+            "\u{202e}victim2",
+            "victim2\u{ad}",
+            "vic\u{2060}tim2",
+        ] {
             assert_eq!(
                 Username::parse(name),
                 Err(UsernameError::InvisibleCharacter),
@@ -168,7 +173,11 @@ mod tests {
     fn every_listed_invisible_character_is_refused_anywhere_in_a_name() {
         let mut checked = 0u32;
         for c in chars(INVISIBLE) {
-            for name in [format!("{c}victim2"), format!("vic{c}tim2"), format!("victim2{c}")] {
+            for name in [
+                format!("{c}victim2"),
+                format!("vic{c}tim2"),
+                format!("victim2{c}"),
+            ] {
                 assert_eq!(
                     Username::parse(&name),
                     Err(UsernameError::InvisibleCharacter),
@@ -187,7 +196,14 @@ mod tests {
         // Cf, yet visible or not ignorable: ARABIC NUMBER SIGN, ARABIC END OF AYAH,
         // SYRIAC ABBREVIATION MARK, INTERLINEAR ANNOTATION ANCHOR, KAITHI NUMBER SIGN,
         // EGYPTIAN HIEROGLYPH VERTICAL JOINER.
-        for c in ['\u{600}', '\u{6dd}', '\u{70f}', '\u{fff9}', '\u{110bd}', '\u{13430}'] {
+        for c in [
+            '\u{600}',
+            '\u{6dd}',
+            '\u{70f}',
+            '\u{fff9}',
+            '\u{110bd}',
+            '\u{13430}',
+        ] {
             assert_eq!(
                 Username::parse(&format!("victim{c}2")),
                 Err(UsernameError::InvisibleCharacter),
@@ -233,12 +249,23 @@ mod tests {
                 ),
             }
         }
-        assert!(changed > 5000, "{changed} characters changed by NFKC or lowercasing");
+        assert!(
+            changed > 5000,
+            "{changed} characters changed by NFKC or lowercasing"
+        );
     }
 
     #[test]
     fn ordinary_names_in_many_scripts_are_accepted() {
-        for name in ["José", "Zoë", "日本語", "Σωκράτης", "Владимир", "한국어", "o'brien-2"] {
+        for name in [
+            "José",
+            "Zoë",
+            "日本語",
+            "Σωκράτης",
+            "Владимир",
+            "한국어",
+            "o'brien-2",
+        ] {
             assert!(Username::parse(name).is_ok(), "{name}");
         }
     }

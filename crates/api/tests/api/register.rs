@@ -83,6 +83,17 @@ db_tests! {
         app.tokens("victim2").await;
     }
 
+    async fn usernames_are_bounded_as_sent_as_well_as_once_normalised(db: Db) {
+        let app = spawn_app(db).await;
+        // 65 characters sent, 64 once trimmed; one character sent, four after NFKC.
+        let padded = format!(" {}", "a".repeat(64));
+        for name in [padded.as_str(), "\u{3300}"] {
+            let response = app.register(name, PASSWORD).await;
+            assert_error(response, StatusCode::BAD_REQUEST, "invalid_username").await;
+        }
+        app.create_user(&format!(" {} ", "b".repeat(62))).await;
+    }
+
     async fn weak_passwords_get_weak_password_with_a_reason(db: Db) {
         let app = spawn_app(db).await;
         let long = "Ab1!".repeat(33);

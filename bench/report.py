@@ -310,6 +310,11 @@ def distinct_analysis(get, algorithms, criterion, nproc):
         t_http    = cores / ceiling        CPU time (all cores, wrk included) per /healthz request
         t_verify  = criterion verify/<alg> one signature and claims check, one core
         predicted = cores / (t_http + t_verify)
+
+    On a shared machine the cores are not all ours, and not equally so in both runs; so
+    also, from the CPU accounting: c_h and c_d, the CPU time the server and wrk spent per
+    response in the ceiling and in the distinct run; per CPU-second, measured ÷ predicted
+    is (c_h + t_verify) / c_d.
     """
     estimates = (criterion or {}).get("estimates", {})
     out = {}
@@ -319,17 +324,30 @@ def distinct_analysis(get, algorithms, criterion, nproc):
         if not (d and h and h["expected_rps"] > 0):
             continue
         row = {"rps": d["expected_rps"], "p50_ms": d["p50_ms"], "p99_ms": d["p99_ms"],
-               "disturbed": d["disturbed"], "ceiling_rps": h["expected_rps"],
+               "disturbed": d["disturbed"] or h["disturbed"], "ceiling_rps": h["expected_rps"],
                "ratio_to_ceiling": d["expected_rps"] / h["expected_rps"],
                "cores": nproc, "t_http_us": nproc / h["expected_rps"] * 1e6}
+        cpu_h, cpu_d = cpu_per_response(h), cpu_per_response(d)
+        if cpu_h and cpu_d:
+            row.update({"cpu_per_response_ceiling_us": cpu_h * 1e6, "cpu_per_response_us": cpu_d * 1e6})
         e = estimates.get(alg)
         if e:
             t_verify = e["median_ns"] / 1e9
             predicted = nproc / (nproc / h["expected_rps"] + t_verify)
             row.update({"t_verify_us": t_verify * 1e6, "predicted_rps": predicted,
                         "ratio_to_predicted": d["expected_rps"] / predicted})
+            if cpu_h and cpu_d:
+                row["ratio_to_predicted_per_cpu"] = (cpu_h + t_verify) / cpu_d
         out[alg] = row
     return out
+
+
+def cpu_per_response(s):
+    """CPU seconds the server and wrk spent per expected response (medians over the runs)."""
+    c = s.get("cpu_cores", {})
+    if "server" not in c or "client" not in c or s["expected_rps"] <= 0:
+        return None
+    return (c["server"] + c["client"]) / s["expected_rps"]
 
 
 def distinct_section(results):
@@ -346,14 +364,20 @@ def distinct_section(results):
                "ceiling of the same server and with the rate predicted from it and criterion's "
                "`verify/<alg>` (see `bench/README.md`): `t_http = cores / ceiling`, "
                "`predicted = cores / (t_http + t_verify)`.\n")
-    out.append("| algorithm | req/s | p99 | ceiling (`/healthz`) | ÷ ceiling | t_http | t_verify (criterion) | predicted | ÷ predicted |")
-    out.append("|---|---|---|---|---|---|---|---|---|")
+    out.append("| algorithm | req/s | p99 | ceiling (`/healthz`) | ÷ ceiling | t_http | t_verify (criterion) | predicted | ÷ predicted | CPU per response: ceiling, distinct | ÷ predicted per CPU-second |")
+    out.append("|---|---|---|---|---|---|---|---|---|---|---|")
     for alg, r in d.items():
         mark = " ‡" if r["disturbed"] else ""
         pred = (f"{r['t_verify_us']:.2f} µs | {fmt_rps(r['predicted_rps'])}/s | {r['ratio_to_predicted']:.2f}"
                 if "predicted_rps" in r else "– | – | –")
+        cpu = (f"{r['cpu_per_response_ceiling_us']:.1f} µs, {r['cpu_per_response_us']:.1f} µs"
+               if "cpu_per_response_us" in r else "–")
+        per_cpu = f"{r['ratio_to_predicted_per_cpu']:.2f}" if "ratio_to_predicted_per_cpu" in r else "–"
         out.append(f"| {alg} | {fmt_rps(r['rps'])}/s{mark} | {fmt_ms(r['p99_ms'])} ms | {fmt_rps(r['ceiling_rps'])}/s | "
-                   f"{r['ratio_to_ceiling']:.2f} | {r['t_http_us']:.2f} µs | {pred} |")
+                   f"{r['ratio_to_ceiling']:.2f} | {r['t_http_us']:.2f} µs | {pred} | {cpu} | {per_cpu} |")
+    out.append("\n‡: the distinct run or its ceiling was disturbed (other processes used more than "
+               f"{DISTURBED_CORES} of a core): the rate columns are then unreliable; the CPU columns "
+               "much less so (contention still slows each instruction).")
     c = results.get("criterion_verify")
     if c:
         out.append(f"\nt_verify: criterion medians, `cargo bench -p auth-core --bench tokens -- {c.get('args', '')} "

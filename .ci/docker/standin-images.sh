@@ -102,8 +102,21 @@ else
     version=$("$sysroot/bin/rustc" --version | awk '{print $2}')
     dest=usr/local/rustup/toolchains/$version-x86_64-unknown-linux-gnu
     log "building rust:1-bookworm (stand-in: host toolchain $version from $sysroot) ..."
-    printf 'FROM debian:bookworm-slim\nRUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev ca-certificates && rm -rf /var/lib/apt/lists/*\n' \
-        | DOCKER_BUILDKIT=0 docker build -q -t authd-standin/rust-tools - >/dev/null
+    # The host's locally added CAs come along: where egress goes through a TLS-inspecting
+    # proxy, cargo in the build stage reaches crates.io only if it trusts that proxy's CA
+    # (a user behind such a proxy would have to add it to the official image likewise).
+    ctx=$work/rust
+    mkdir -p "$ctx/ca"
+    cp /usr/local/share/ca-certificates/*.crt "$ctx/ca/" 2>/dev/null || true
+    cat >"$ctx/Dockerfile" <<'EOF'
+FROM debian:bookworm-slim
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends gcc libc6-dev ca-certificates \
+    && rm -rf /var/lib/apt/lists/*
+COPY ca/ /usr/local/share/ca-certificates/
+RUN update-ca-certificates >/dev/null
+EOF
+    DOCKER_BUILDKIT=0 docker build -q -t authd-standin/rust-tools "$ctx" >/dev/null
     docker create --name standin-export authd-standin/rust-tools >/dev/null
     docker export standin-export \
         | python3 "$here/standin-merge.py" "$sysroot" "$dest" \

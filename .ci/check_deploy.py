@@ -2,9 +2,12 @@
 """Static checks of the deployment files (there is no Docker engine in CI).
 
 - docker-compose.yml: services postgres and authd exist; authd depends on
-  postgres with condition service_healthy; postgres has a healthcheck; authd
-  has a build (whose Dockerfile exists) or an image; every named volume the
-  services use is declared at the top level.
+  postgres with condition service_healthy; postgres has a healthcheck, over TCP
+  (pg_isready -h); authd has a build (whose Dockerfile exists) or an image;
+  every named volume the services use is declared at the top level; nothing
+  needs a recent Compose (env_file entries are plain paths, as Compose before
+  2.24 and Debian's docker-compose 1.29 read them); and authd's environment
+  passes on every key config.rs reads, as ${KEY:-default} from .env or fixed.
 - .env.example: every configuration key (the contract's configuration table
   plus every key crates/api/src/config.rs reads) appears exactly once, commented
   out as `# KEY=default`, so that copying it to .env changes nothing; and each
@@ -27,12 +30,13 @@ EXTRA_KEYS = ["RUST_LOG"]
 
 def config_keys():
     """Every key Settings reads, taken from crates/api/src/config.rs so the list cannot rot:
-    the string literals passed as a key to get(), parse() or duration()."""
+    the string literals passed as a key to get() or to any reader that takes &get first
+    (parse(), duration_in(), count_in(), ...)."""
     path = os.path.join(ROOT, "crates", "api", "src", "config.rs")
     with open(path, encoding="utf-8") as f:
         source = f.read().split("#[cfg(test)]")[0]
     keys = re.findall(r'\bget\("([A-Z][A-Z0-9_]*)"\)', source)
-    keys += re.findall(r'\b(?:parse|duration)\(\s*&get,\s*"([A-Z][A-Z0-9_]*)"', source)
+    keys += re.findall(r'\b[a-z_]+\(\s*&get,\s*"([A-Z][A-Z0-9_]*)"', source)
     if len(set(keys)) < 10:
         fail(f"config.rs: found only {len(set(keys))} configuration keys; has the way keys are read changed?")
     return list(dict.fromkeys(keys + EXTRA_KEYS))
@@ -106,10 +110,37 @@ def check_compose():
     pg = services.get("postgres") or {}
     authd = services.get("authd") or {}
 
-    # postgres: healthcheck
+    # postgres: healthcheck, over TCP (the Unix socket answers during first-run
+    # initialisation, before PostgreSQL listens on TCP)
     hc = pg.get("healthcheck") if isinstance(pg, dict) else None
     if not isinstance(hc, dict) or not hc.get("test") or hc.get("disable"):
         fail("docker-compose.yml: service 'postgres' has no healthcheck test")
+    else:
+        test = hc["test"] if isinstance(hc["test"], str) else " ".join(map(str, hc["test"]))
+        if "pg_isready" in test and not re.search(r"(^|\s)(-h|--host)(\s|=)", test):
+            fail("docker-compose.yml: postgres's pg_isready healthcheck must go over TCP (-h 127.0.0.1)")
+
+    # Portable: env_file entries as plain paths (the {path, required} form needs Compose 2.24)
+    for sname, svc in services.items():
+        if not isinstance(svc, dict) or "env_file" not in svc:
+            continue
+        entries = svc["env_file"] if isinstance(svc["env_file"], list) else [svc["env_file"]]
+        if not all(isinstance(e, str) for e in entries):
+            fail(f"docker-compose.yml: service '{sname}' has an env_file entry that is not a plain path (needs Compose 2.24+)")
+
+    # authd's environment passes on every key
+    env = authd.get("environment") if isinstance(authd, dict) else None
+    if isinstance(env, list):
+        env = dict(e.split("=", 1) if "=" in e else (e, None) for e in env)
+    if not isinstance(env, dict):
+        fail("docker-compose.yml: service 'authd' has no environment mapping")
+        env = {}
+    for key in config_keys():
+        value = env.get(key)
+        if key not in env:
+            fail(f"docker-compose.yml: authd's environment does not pass on {key} (add {key}: ${{{key}:-}})")
+        elif isinstance(value, str) and "${" in value and not re.match(r"^\$\{" + key + r"(:?-[^}]*)?\}$", value):
+            fail(f"docker-compose.yml: authd's {key} is {value!r}, not ${{{key}:-...}}")
 
     # authd: depends on postgres being healthy
     deps = authd.get("depends_on") if isinstance(authd, dict) else None

@@ -1,5 +1,7 @@
 //! Typed settings from the environment (and `.env`), validated once at start.
 
+mod values;
+
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -9,6 +11,11 @@ use secrecy::SecretString;
 use crate::client_address::TrustedProxies;
 use crate::cors::AllowedOrigins;
 use crate::rate_limit::Rate;
+pub use values::parse_duration;
+use values::{
+    KIB, MIB, MS, YEAR, ZERO, count_in, days, duration_in, hours, invalid, mins, parse, parse_bool,
+    secs,
+};
 
 /// A configuration value that cannot be used; the message names the key.
 #[derive(Debug, thiserror::Error)]
@@ -79,6 +86,8 @@ pub struct Settings {
     pub shutdown_timeout: Duration,
     pub database_max_connections: u32,
     pub database_timeout: Duration,
+    /// How long start-up waits for the database to accept connections (0: one attempt).
+    pub database_connect_timeout: Duration,
     pub revocation_poll_interval: Duration,
     /// Verified tokens remembered per generation (0: none), see `Verifier::verify_cached`.
     pub verified_token_cache: usize,
@@ -145,16 +154,24 @@ impl Settings {
             jwt_private_key_file: get("JWT_PRIVATE_KEY_FILE").map(PathBuf::from),
             jwt_issuer: get("JWT_ISSUER").unwrap_or_else(|| "authd".to_owned()),
             jwt_audience: get("JWT_AUDIENCE").unwrap_or_else(|| "api".to_owned()),
-            jwt_leeway: duration(&get, "JWT_LEEWAY", 30)?,
-            access_token_ttl: duration(&get, "ACCESS_TOKEN_TTL", 15 * 60)?,
-            refresh_token_ttl: duration(&get, "REFRESH_TOKEN_TTL", 30 * 24 * 3600)?,
-            refresh_reuse_grace: duration(&get, "REFRESH_REUSE_GRACE", 10)?,
+            jwt_leeway: duration_in(&get, "JWT_LEEWAY", secs(30), ZERO..=mins(5))?,
+            access_token_ttl: duration_in(&get, "ACCESS_TOKEN_TTL", mins(15), secs(1)..=hours(24))?,
+            refresh_token_ttl: duration_in(&get, "REFRESH_TOKEN_TTL", days(30), secs(1)..=YEAR)?,
+            refresh_reuse_grace: duration_in(
+                &get,
+                "REFRESH_REUSE_GRACE",
+                secs(10),
+                ZERO..=mins(5),
+            )?,
             signup_enabled: parse(&get, "SIGNUP_ENABLED", true, parse_bool)?,
-            login_free_failures: parse(&get, "LOGIN_FREE_FAILURES", 5, |v| v.parse::<u32>())?,
-            login_max_delay: duration(&get, "LOGIN_MAX_DELAY", 15 * 60)?,
-            login_ip_free_failures: match parse(&get, "LOGIN_IP_FREE_FAILURES", 0, |v| {
-                v.parse::<u32>()
-            })? {
+            login_free_failures: count_in(&get, "LOGIN_FREE_FAILURES", 5, 0..=1_000_000)?,
+            login_max_delay: duration_in(&get, "LOGIN_MAX_DELAY", mins(15), secs(1)..=hours(24))?,
+            login_ip_free_failures: match count_in(
+                &get,
+                "LOGIN_IP_FREE_FAILURES",
+                0,
+                0..=1_000_000,
+            )? {
                 0 => None,
                 n => Some(n),
             },
@@ -179,17 +196,42 @@ impl Settings {
                 Some("json") => Some(LogFormat::Json),
                 Some(_) => return Err(invalid("LOG_FORMAT", "must be pretty or json")),
             },
-            request_body_limit: parse(&get, "REQUEST_BODY_LIMIT", 16 * 1024, positive)?,
-            http_workers: parse(&get, "HTTP_WORKERS", cores, positive)?,
-            password_hash_concurrency: parse(&get, "PASSWORD_HASH_CONCURRENCY", cores, positive)?,
-            password_hash_queue: parse(&get, "PASSWORD_HASH_QUEUE", 64, positive)?,
-            password_hash_memory_kib: parse(&get, "PASSWORD_HASH_MEMORY", 19_456, positive)?,
-            password_hash_iterations: parse(&get, "PASSWORD_HASH_ITERATIONS", 2, positive)?,
-            request_header_timeout: duration(&get, "REQUEST_HEADER_TIMEOUT", 5)?,
-            request_body_timeout: duration(&get, "REQUEST_BODY_TIMEOUT", 10)?,
-            request_timeout: duration(&get, "REQUEST_TIMEOUT", 30)?,
-            max_connections: parse(&get, "MAX_CONNECTIONS", 10_000, positive)?,
-            shutdown_timeout: duration(&get, "SHUTDOWN_TIMEOUT", 30)?,
+            request_body_limit: count_in(&get, "REQUEST_BODY_LIMIT", 16 * KIB, KIB..=4 * MIB)?,
+            http_workers: count_in(&get, "HTTP_WORKERS", cores.min(1024), 1..=1024)?,
+            password_hash_concurrency: count_in(
+                &get,
+                "PASSWORD_HASH_CONCURRENCY",
+                cores.min(1024),
+                1..=1024,
+            )?,
+            password_hash_queue: count_in(&get, "PASSWORD_HASH_QUEUE", 64, 1..=100_000)?,
+            password_hash_memory_kib: count_in(
+                &get,
+                "PASSWORD_HASH_MEMORY",
+                19_456,
+                8..=user_store::MAX_HASH_MEMORY_KIB,
+            )?,
+            password_hash_iterations: count_in(
+                &get,
+                "PASSWORD_HASH_ITERATIONS",
+                2,
+                1..=user_store::MAX_HASH_ITERATIONS,
+            )?,
+            request_header_timeout: duration_in(
+                &get,
+                "REQUEST_HEADER_TIMEOUT",
+                secs(5),
+                MS..=mins(5),
+            )?,
+            request_body_timeout: duration_in(
+                &get,
+                "REQUEST_BODY_TIMEOUT",
+                secs(10),
+                MS..=mins(5),
+            )?,
+            request_timeout: duration_in(&get, "REQUEST_TIMEOUT", secs(30), MS..=mins(10))?,
+            max_connections: count_in(&get, "MAX_CONNECTIONS", 10_000, 1..=1_000_000)?,
+            shutdown_timeout: duration_in(&get, "SHUTDOWN_TIMEOUT", secs(30), ZERO..=mins(10))?,
             metrics_addr: get("METRICS_ADDR"),
             tls: match (get("TLS_CERT_FILE"), get("TLS_KEY_FILE")) {
                 (Some(cert), Some(key)) => Some((PathBuf::from(cert), PathBuf::from(key))),
@@ -207,58 +249,31 @@ impl Settings {
                 AllowedOrigins::default(),
                 |v| v.parse(),
             )?,
-            database_max_connections: parse(&get, "DATABASE_MAX_CONNECTIONS", 10, positive)?,
-            database_timeout: duration(&get, "DATABASE_TIMEOUT", 5)?,
-            revocation_poll_interval: duration(&get, "REVOCATION_POLL_INTERVAL", 1)?,
-            verified_token_cache: parse(&get, "VERIFIED_TOKEN_CACHE", 4096, |v| {
-                v.parse::<usize>()
-            })?,
-            key_reload_interval: duration(&get, "KEY_RELOAD_INTERVAL", 5)?,
-            purge_interval: duration(&get, "PURGE_INTERVAL", 10 * 60)?,
-            jwks_max_age: duration(&get, "JWKS_MAX_AGE", 30)?,
-        };
-        if settings.access_token_ttl.is_zero() {
-            return Err(invalid("ACCESS_TOKEN_TTL", "must be longer than zero"));
-        }
-        if settings.refresh_token_ttl.is_zero() {
-            return Err(invalid("REFRESH_TOKEN_TTL", "must be longer than zero"));
-        }
-        if settings.login_max_delay.is_zero() {
-            return Err(invalid("LOGIN_MAX_DELAY", "must be longer than zero"));
-        }
-        if settings.database_timeout.is_zero() {
-            return Err(invalid("DATABASE_TIMEOUT", "must be longer than zero"));
-        }
-        for (key, value) in [
-            ("REQUEST_HEADER_TIMEOUT", settings.request_header_timeout),
-            ("REQUEST_BODY_TIMEOUT", settings.request_body_timeout),
-            ("REQUEST_TIMEOUT", settings.request_timeout),
-        ] {
-            if value.is_zero() {
-                return Err(invalid(key, "must be longer than zero"));
-            }
-        }
-        settings.password_hash_params()?;
-        if settings.key_reload_interval.is_zero() {
-            return Err(invalid("KEY_RELOAD_INTERVAL", "must be longer than zero"));
-        }
-        settings.check_jwks_max_age()?;
-        if settings.revocation_poll_interval.is_zero() {
-            return Err(invalid(
+            database_max_connections: count_in(&get, "DATABASE_MAX_CONNECTIONS", 10, 1..=1000)?,
+            database_timeout: duration_in(&get, "DATABASE_TIMEOUT", secs(5), MS..=mins(5))?,
+            database_connect_timeout: duration_in(
+                &get,
+                "DATABASE_CONNECT_TIMEOUT",
+                secs(30),
+                ZERO..=mins(10),
+            )?,
+            revocation_poll_interval: duration_in(
+                &get,
                 "REVOCATION_POLL_INTERVAL",
-                "must be longer than zero",
-            ));
-        }
-        if !(PURGE_INTERVAL_MIN..=PURGE_INTERVAL_MAX).contains(&settings.purge_interval) {
-            return Err(invalid("PURGE_INTERVAL", "must be between 10s and 24h"));
-        }
+                secs(1),
+                MS..=mins(10),
+            )?,
+            verified_token_cache: count_in(&get, "VERIFIED_TOKEN_CACHE", 4096, 0..=1_000_000)?,
+            key_reload_interval: duration_in(&get, "KEY_RELOAD_INTERVAL", secs(5), MS..=hours(1))?,
+            // Purging more often only adds load; less often lets a day's rows pile up.
+            purge_interval: duration_in(&get, "PURGE_INTERVAL", mins(10), secs(10)..=hours(24))?,
+            jwks_max_age: duration_in(&get, "JWKS_MAX_AGE", secs(30), secs(1)..=hours(1))?,
+        };
+        settings.password_hash_params()?;
+        settings.check_jwks_max_age()?;
         Ok(settings)
     }
 }
-
-/// Purging more often than this only adds load; less often lets a day's rows pile up.
-const PURGE_INTERVAL_MIN: Duration = Duration::from_secs(10);
-const PURGE_INTERVAL_MAX: Duration = Duration::from_secs(24 * 3600);
 
 impl Settings {
     /// Every setting as `(KEY, value)`, secrets masked, for `authd config check`. The
@@ -300,6 +315,7 @@ impl Settings {
             cors_allowed_origins,
             database_max_connections,
             database_timeout,
+            database_connect_timeout,
             revocation_poll_interval,
             verified_token_cache,
             key_reload_interval,
@@ -399,6 +415,7 @@ impl Settings {
                 database_max_connections.to_string(),
             ),
             ("DATABASE_TIMEOUT", secs(database_timeout)),
+            ("DATABASE_CONNECT_TIMEOUT", secs(database_connect_timeout)),
             ("REVOCATION_POLL_INTERVAL", secs(revocation_poll_interval)),
             ("VERIFIED_TOKEN_CACHE", verified_token_cache.to_string()),
             ("KEY_RELOAD_INTERVAL", secs(key_reload_interval)),
@@ -451,11 +468,21 @@ impl Settings {
         format!("public, max-age={}", self.jwks_max_age.as_secs())
     }
 
-    /// How long a token issued now can still be accepted: its lifetime plus the leeway.
-    /// Revoked sessions and superseded keys are remembered that long.
+    /// How long after its issue a token can still be accepted, with room to spare: the
+    /// TTL (the longest lifetime the verifier lets a token claim, whatever TTL it was issued
+    /// under), the leeway, and [`Self::CLOCK_MARGIN`]. Revoked sessions and superseded keys
+    /// are remembered this long, counted from the revocation (or the key's replacement),
+    /// which is never before the issue of a token it covers: a revocation is forgotten only
+    /// after every token of its session has become [`auth_core::VerifyError::Expired`].
     pub fn token_retention(&self) -> Duration {
-        self.access_token_ttl + self.jwt_leeway
+        self.access_token_ttl
+            .saturating_add(self.jwt_leeway)
+            .saturating_add(Self::CLOCK_MARGIN)
     }
+
+    /// Slack in [`Self::token_retention`] for what the claims' whole seconds round off and
+    /// for clocks that differ between replicas and the database.
+    pub const CLOCK_MARGIN: Duration = Duration::from_secs(10);
 }
 
 /// `postgres://user:secret@host/db?sslpassword=x` shown as
@@ -489,57 +516,6 @@ fn mask_url_password(url: &str) -> String {
         parsed.query_pairs_mut().clear().extend_pairs(pairs);
     }
     parsed.to_string()
-}
-
-fn invalid(key: &'static str, message: &str) -> ConfigError {
-    ConfigError {
-        key,
-        message: message.to_owned(),
-    }
-}
-
-fn parse<T, E: std::fmt::Display>(
-    get: &impl Fn(&str) -> Option<String>,
-    key: &'static str,
-    default: T,
-    parse: impl Fn(&str) -> Result<T, E>,
-) -> Result<T, ConfigError> {
-    match get(key) {
-        None => Ok(default),
-        Some(value) => parse(&value).map_err(|e| invalid(key, &format!("{value:?}: {e}"))),
-    }
-}
-
-fn duration(
-    get: &impl Fn(&str) -> Option<String>,
-    key: &'static str,
-    default_secs: u64,
-) -> Result<Duration, ConfigError> {
-    parse(get, key, Duration::from_secs(default_secs), parse_duration)
-}
-
-/// `15m`, `30d`, `10s`, `1h 30m`, or plain seconds.
-pub fn parse_duration(value: &str) -> Result<Duration, String> {
-    if let Ok(secs) = value.parse::<u64>() {
-        return Ok(Duration::from_secs(secs));
-    }
-    humantime::parse_duration(value)
-        .map_err(|_| "expected a duration such as 15m, 30d, 10s or plain seconds".to_owned())
-}
-
-fn parse_bool(value: &str) -> Result<bool, String> {
-    match value.to_ascii_lowercase().as_str() {
-        "true" | "1" | "yes" | "on" => Ok(true),
-        "false" | "0" | "no" | "off" => Ok(false),
-        _ => Err("expected true or false".to_owned()),
-    }
-}
-
-fn positive<T: std::str::FromStr + PartialOrd + Default>(value: &str) -> Result<T, String> {
-    match value.parse::<T>() {
-        Ok(n) if n > T::default() => Ok(n),
-        _ => Err("expected a positive whole number".to_owned()),
-    }
 }
 
 #[cfg(test)]
@@ -625,6 +601,125 @@ mod tests {
             assert!(
                 err.to_string().starts_with(&format!("invalid {key}:")),
                 "{err}"
+            );
+        }
+    }
+
+    /// Every duration and size, and whether 0 is refused.
+    const BOUNDED: &[(&str, bool)] = &[
+        ("JWT_LEEWAY", false),
+        ("ACCESS_TOKEN_TTL", true),
+        ("REFRESH_TOKEN_TTL", true),
+        ("REFRESH_REUSE_GRACE", false),
+        ("LOGIN_FREE_FAILURES", false),
+        ("LOGIN_MAX_DELAY", true),
+        ("LOGIN_IP_FREE_FAILURES", false),
+        ("REQUEST_BODY_LIMIT", true),
+        ("HTTP_WORKERS", true),
+        ("PASSWORD_HASH_CONCURRENCY", true),
+        ("PASSWORD_HASH_QUEUE", true),
+        ("PASSWORD_HASH_MEMORY", true),
+        ("PASSWORD_HASH_ITERATIONS", true),
+        ("REQUEST_HEADER_TIMEOUT", true),
+        ("REQUEST_BODY_TIMEOUT", true),
+        ("REQUEST_TIMEOUT", true),
+        ("MAX_CONNECTIONS", true),
+        ("SHUTDOWN_TIMEOUT", false),
+        ("DATABASE_MAX_CONNECTIONS", true),
+        ("DATABASE_TIMEOUT", true),
+        ("DATABASE_CONNECT_TIMEOUT", false),
+        ("REVOCATION_POLL_INTERVAL", true),
+        ("VERIFIED_TOKEN_CACHE", false),
+        ("KEY_RELOAD_INTERVAL", true),
+    ];
+
+    /// The keys that are neither a duration nor a size.
+    const NOT_A_NUMBER: &[&str] = &[
+        "BIND_ADDR",
+        "DATABASE_URL",
+        "DATA_DIR",
+        "JWT_ALGORITHM",
+        "JWT_SECRET",
+        "JWT_PRIVATE_KEY_FILE",
+        "JWT_ISSUER",
+        "JWT_AUDIENCE",
+        "SIGNUP_ENABLED",
+        "TRUSTED_PROXIES",
+        "LOG_FORMAT",
+        "CORS_ALLOWED_ORIGINS",
+        "TLS_CERT_FILE",
+        "TLS_KEY_FILE",
+        "METRICS_ADDR",
+    ];
+
+    #[test]
+    fn every_duration_and_size_refuses_absurd_values_naming_its_key() {
+        // A new key must be sorted into one list or the other.
+        for (key, _) in settings(&[]).unwrap().effective() {
+            assert!(
+                BOUNDED.iter().any(|(k, _)| *k == key) || NOT_A_NUMBER.contains(&key),
+                "{key}: a duration or size (give it a range) or not a number?"
+            );
+        }
+        for &(key, zero_invalid) in BOUNDED {
+            let mut absurd = vec![
+                "18446744073709551615",
+                "99999999999999999999999",
+                "10000y",
+                "584942417356y",
+                "-1",
+                "1e9",
+            ];
+            if zero_invalid {
+                absurd.push("0");
+            } else {
+                assert!(settings(&[(key, "0")]).is_ok(), "{key}=0 is allowed");
+            }
+            for value in absurd {
+                let err = settings(&[(key, value)]).unwrap_err();
+                assert_eq!(err.key, key, "{key}={value}: {err}");
+                let text = err.to_string();
+                assert!(text.starts_with(&format!("invalid {key}: ")), "{text}");
+                assert!(!text.contains('\n'), "one line: {text}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_documented_bounds_are_inclusive() {
+        for (key, highest, beyond) in [
+            ("ACCESS_TOKEN_TTL", "24h", "24h 1s"),
+            ("REFRESH_TOKEN_TTL", "1y", "366d"),
+            ("JWT_LEEWAY", "5m", "301"),
+            ("REQUEST_BODY_LIMIT", "4194304", "4194305"),
+            ("HTTP_WORKERS", "1024", "1025"),
+            ("PASSWORD_HASH_MEMORY", "1048576", "1048577"),
+            ("PASSWORD_HASH_ITERATIONS", "32", "33"),
+            ("DATABASE_CONNECT_TIMEOUT", "10m", "601"),
+        ] {
+            assert!(settings(&[(key, highest)]).is_ok(), "{key}={highest}");
+            let err = settings(&[(key, beyond)]).unwrap_err();
+            assert_eq!(err.key, key);
+            assert!(err.message.contains("must be from"), "{err}");
+        }
+        let err = settings(&[("ACCESS_TOKEN_TTL", "10000y")]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            r#"invalid ACCESS_TOKEN_TTL: "10000y": must be from 1s to 1day"#
+        );
+    }
+
+    #[test]
+    fn revocations_outlast_every_token_they_cover() {
+        for (ttl, leeway) in [("1s", "0"), ("15m", "30s"), ("24h", "5m")] {
+            let s = settings(&[("ACCESS_TOKEN_TTL", ttl), ("JWT_LEEWAY", leeway)]).unwrap();
+            // A token is accepted until iat + ttl + leeway, inclusive, in whole seconds
+            // (auth-core's `no_token_is_accepted_past_its_iat_plus_the_limit_and_the_leeway`);
+            // the revoked set must hold it at least one second longer.
+            let last_accepted = s.access_token_ttl.as_secs() + s.jwt_leeway.as_secs();
+            assert!(
+                s.token_retention().as_secs() > last_accepted,
+                "{ttl} {leeway}"
             );
         }
     }

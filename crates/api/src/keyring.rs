@@ -53,6 +53,9 @@ impl TokenConfig {
                     issuer: self.issuer.clone(),
                     audience: self.audience.clone(),
                     leeway: self.leeway,
+                    // Tokens issued under a longer TTL than today's are refused, so lowering
+                    // ACCESS_TOKEN_TTL never outlasts the revocations kept for it.
+                    max_lifetime: Some(self.access_token_ttl),
                     cache_capacity: self.verified_token_cache,
                 },
             ),

@@ -282,15 +282,19 @@ fn throttle_window(settings: &Settings) -> Duration {
     settings.login_max_delay.max(Duration::from_secs(15 * 60))
 }
 
-/// Connects to `DATABASE_URL` and applies migrations.
+/// Connects to `DATABASE_URL`, waiting up to `DATABASE_CONNECT_TIMEOUT` for it to accept
+/// connections, and applies migrations.
 pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
     let options = StoreOptions {
         max_connections: settings.database_max_connections,
         acquire_timeout: settings.database_timeout,
     };
-    let store = Store::connect(settings.database_url.expose_secret(), &options)
-        .await
-        .context("invalid DATABASE_URL")?;
+    let store = Store::connect_within(
+        settings.database_url.expose_secret(),
+        &options,
+        settings.database_connect_timeout,
+    )
+    .await?;
     store.migrate().await?;
     Ok(store)
 }

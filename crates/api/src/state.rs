@@ -2,8 +2,8 @@ use std::time::Duration;
 
 use std::sync::Arc;
 
-use auth_core::{RefreshChainKey, RevokedSessions, unix_now};
-use user_store::{PasswordHasher, Store, ThrottlePolicy};
+use auth_core::{RefreshChainKey, RevokedSessions};
+use user_store::{PasswordHasher, Store, ThrottlePolicy, Timestamp};
 use uuid::Uuid;
 
 use crate::client_address::TrustedProxies;
@@ -36,7 +36,8 @@ pub struct AppState {
     /// Longest wait for a request body.
     pub request_body_timeout: Duration,
     /// How long a revoked session must stay in the revoked set: the longest an access
-    /// token lives, plus the verification leeway.
+    /// token lives, plus the verification leeway and a margin
+    /// ([`crate::Settings::token_retention`]).
     pub revocation_retention: Duration,
     pub metrics: Metrics,
 }
@@ -45,7 +46,11 @@ impl AppState {
     /// Makes revocations done by this replica take effect here at once (the others learn
     /// of them from the database within their poll interval).
     pub fn remember_revoked(&self, sessions: &[Uuid]) {
-        let forget_after = unix_now().saturating_add(self.revocation_retention.as_secs() as i64);
+        // As the revocation feed computes it: saturating, so no setting can wrap it into
+        // the past and forget the revocation at once.
+        let forget_after = Timestamp::now()
+            .plus(self.revocation_retention)
+            .unix_seconds();
         for sid in sessions {
             self.revoked.insert(*sid, forget_after);
         }

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use crate::Claims;
-use crate::verifier::VerifyError;
+use crate::verifier::{TimeRules, VerifyError};
 
 /// Two generations of at most `capacity` tokens each: when the current one is full it
 /// becomes the previous one and the old previous one is dropped. Tokens in use keep being
@@ -19,8 +19,8 @@ use crate::verifier::VerifyError;
 /// and nothing is ever scanned.
 pub(crate) struct VerifiedTokens {
     capacity: usize,
-    /// Leeway on `exp` and `nbf`, seconds, as in verification.
-    leeway: i64,
+    /// The verifier's time checks, applied again on every hit.
+    rules: TimeRules,
     generations: RwLock<Generations>,
 }
 
@@ -31,16 +31,17 @@ struct Generations {
 }
 
 impl VerifiedTokens {
-    pub(crate) fn new(capacity: usize, leeway: i64) -> Self {
+    pub(crate) fn new(capacity: usize, rules: TimeRules) -> Self {
         Self {
             capacity,
-            leeway,
+            rules,
             generations: RwLock::default(),
         }
     }
 
     /// The claims of `token` if it was verified before, checked against `now` (Unix
-    /// seconds) exactly as verification checks `exp` and `nbf`. `None`: not remembered.
+    /// seconds) exactly as verification checks the time claims and the lifetime.
+    /// `None`: not remembered.
     pub(crate) fn get(&self, token: &str, now: i64) -> Option<Result<Arc<Claims>, VerifyError>> {
         let claims = {
             let generations = self.generations.read().unwrap_or_else(|p| p.into_inner());
@@ -50,13 +51,7 @@ impl VerifiedTokens {
                 .or_else(|| generations.previous.get(token))?
                 .clone()
         };
-        Some(if claims.exp < now - self.leeway {
-            Err(VerifyError::Expired)
-        } else if claims.nbf > now + self.leeway {
-            Err(VerifyError::NotYetValid)
-        } else {
-            Ok(claims)
-        })
+        Some(self.rules.check(&claims, now).map(|()| claims))
     }
 
     /// Remembers a token that has just passed every check.
@@ -82,7 +77,15 @@ impl VerifiedTokens {
 mod tests {
     use uuid::Uuid;
 
+    use std::time::Duration;
+
     use super::*;
+    use crate::VerifierConfig;
+
+    /// The default rules: 30 s of leeway, no lifetime limit.
+    fn rules() -> TimeRules {
+        TimeRules::of(&VerifierConfig::new("authd", "api"))
+    }
 
     fn claims(nbf: i64, exp: i64) -> Arc<Claims> {
         Arc::new(Claims {
@@ -101,7 +104,7 @@ mod tests {
 
     #[test]
     fn a_remembered_token_is_checked_against_the_clock_on_every_hit() {
-        let cache = VerifiedTokens::new(8, 30);
+        let cache = VerifiedTokens::new(8, rules());
         cache.insert("t", claims(1_000, 2_000));
         assert!(cache.get("t", 1_500).unwrap().is_ok());
         assert!(cache.get("t", 2_030).unwrap().is_ok(), "within the leeway");
@@ -111,8 +114,23 @@ mod tests {
     }
 
     #[test]
+    fn a_remembered_token_is_held_to_the_lifetime_limit_on_every_hit() {
+        let limited = TimeRules::of(
+            &VerifierConfig::new("authd", "api").with_max_lifetime(Duration::from_secs(60)),
+        );
+        let cache = VerifiedTokens::new(8, limited);
+        cache.insert("short", claims(1_000, 1_060));
+        cache.insert("long", claims(1_000, 1_061));
+        assert!(cache.get("short", 1_010).unwrap().is_ok());
+        assert_eq!(
+            cache.get("long", 1_010).unwrap(),
+            Err(VerifyError::LifetimeTooLong)
+        );
+    }
+
+    #[test]
     fn memory_stays_within_two_generations() {
-        let cache = VerifiedTokens::new(4, 30);
+        let cache = VerifiedTokens::new(4, rules());
         for i in 0..100 {
             cache.insert(&format!("token-{i}"), claims(0, i64::MAX / 2));
             assert!(cache.len() <= 8);
@@ -125,7 +143,7 @@ mod tests {
 
     #[test]
     fn a_zero_capacity_remembers_nothing() {
-        let cache = VerifiedTokens::new(0, 30);
+        let cache = VerifiedTokens::new(0, rules());
         cache.insert("t", claims(0, 10));
         assert!(cache.get("t", 1).is_none());
     }

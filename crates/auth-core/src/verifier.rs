@@ -22,8 +22,14 @@ pub const MAX_TOKEN_LEN: usize = 8 * 1024;
 pub struct VerifierConfig {
     pub issuer: String,
     pub audience: String,
-    /// Clock skew tolerated on `exp` and `nbf`.
+    /// Clock skew tolerated on `exp`, `nbf` and `iat`.
     pub leeway: Duration,
+    /// The longest lifetime (`exp - iat`) a token may claim; `None`: any. authd sets its
+    /// `ACCESS_TOKEN_TTL` here: a token issued under a longer TTL is refused, so lowering
+    /// the TTL bounds how long any accepted token lives, and a revoked session need only be
+    /// remembered that long (plus the leeway). A [`crate::RemoteVerifier`] does not know
+    /// authd's TTL: set it with [`VerifierConfig::with_max_lifetime`] to have the same check.
+    pub max_lifetime: Option<Duration>,
     /// Tokens remembered by [`Verifier::verify_cached`], per generation (so at most twice
     /// this many; each entry costs about the token's length plus 300 bytes). 0: none.
     pub cache_capacity: usize,
@@ -35,8 +41,63 @@ impl VerifierConfig {
             issuer: issuer.into(),
             audience: audience.into(),
             leeway: Duration::from_secs(30),
+            max_lifetime: None,
             cache_capacity: 4096,
         }
+    }
+
+    /// Refuses tokens whose lifetime `exp - iat` is longer than `max` (see
+    /// [`VerifierConfig::max_lifetime`]).
+    pub fn with_max_lifetime(mut self, max: Duration) -> Self {
+        self.max_lifetime = Some(max);
+        self
+    }
+}
+
+/// The time checks of verification in whole seconds (the unit of the claims), done the
+/// same way by [`Verifier::verify_with`] and by the verified-token cache on every hit.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TimeRules {
+    leeway: i64,
+    max_lifetime: Option<i64>,
+}
+
+impl TimeRules {
+    pub(crate) fn of(config: &VerifierConfig) -> Self {
+        let secs = |d: Duration| i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
+        Self {
+            leeway: secs(config.leeway),
+            max_lifetime: config.max_lifetime.map(secs),
+        }
+    }
+
+    /// Checks `iat`, `exp` and `nbf` against `now` (Unix seconds). Every sum saturates: no
+    /// claim value or setting can overflow it.
+    ///
+    /// With a lifetime limit, a token is accepted at most until `iat + max_lifetime +
+    /// leeway`: past that second it is [`VerifyError::Expired`] (or
+    /// [`VerifyError::LifetimeTooLong`] if its `exp` claims more), which is what lets a
+    /// revoked session be forgotten (see `Settings::token_retention` in authd).
+    pub(crate) fn check(&self, claims: &Claims, now: i64) -> Result<(), VerifyError> {
+        // RFC 7519 §4.1.4-6: NumericDate, so never negative.
+        if claims.exp < 0 || claims.nbf < 0 || claims.iat < 0 {
+            return Err(VerifyError::InvalidClaims);
+        }
+        if claims.exp < now.saturating_sub(self.leeway) {
+            return Err(VerifyError::Expired);
+        }
+        // RFC 7519 §4.1.5 for `nbf`; a token claiming to be issued in the future (§4.1.6)
+        // is refused the same way, else its lifetime below would count from a made-up start.
+        let latest_start = now.saturating_add(self.leeway);
+        if claims.nbf > latest_start || claims.iat > latest_start {
+            return Err(VerifyError::NotYetValid);
+        }
+        if let Some(max) = self.max_lifetime
+            && claims.exp.saturating_sub(claims.iat) > max
+        {
+            return Err(VerifyError::LifetimeTooLong);
+        }
+        Ok(())
     }
 }
 
@@ -60,6 +121,8 @@ pub enum VerifyError {
     Expired,
     #[error("the token is not valid yet")]
     NotYetValid,
+    #[error("the token's lifetime is longer than this server accepts")]
+    LifetimeTooLong,
     #[error("the token was issued by someone else")]
     WrongIssuer,
     #[error("the token is meant for another audience")]
@@ -74,7 +137,8 @@ pub enum VerifyError {
 /// comes from our key, never from the token (§3.1); `jku`, `jwk`, `x5u` and `x5c` are never
 /// followed (§3.10 of the same spirit: keys come only from configuration); `crit` is
 /// rejected since we understand no extension (RFC 7515 §4.1.11); `typ` must be `at+jwt`
-/// (RFC 9068 §4, RFC 8725 §3.11); `iss`, `aud`, `exp`, `nbf` are required and checked.
+/// (RFC 9068 §4, RFC 8725 §3.11); `iss`, `aud`, `exp`, `nbf`, `iat` are required and
+/// checked, and so is the lifetime `exp - iat` when [`VerifierConfig::max_lifetime`] is set.
 ///
 /// [`Verifier::verify_cached`] remembers the tokens it has verified (a bounded cache, see
 /// [`VerifierConfig::cache_capacity`]) and checks only their time claims when they come back.
@@ -87,10 +151,12 @@ pub struct Verifier {
 
 impl Verifier {
     pub fn new(keys: KeySet, config: VerifierConfig) -> Self {
-        let leeway = i64::try_from(config.leeway.as_secs()).unwrap_or(i64::MAX / 4);
         Self {
             keys,
-            verified: Arc::new(VerifiedTokens::new(config.cache_capacity, leeway)),
+            verified: Arc::new(VerifiedTokens::new(
+                config.cache_capacity,
+                TimeRules::of(&config),
+            )),
             config,
         }
     }
@@ -124,7 +190,7 @@ impl Verifier {
     /// once, the signature is checked with the key's prepared verifier, and the claims are
     /// checked on the typed [`Claims`] (jsonwebtoken's `decode` parses the header three
     /// times and the claims twice; this path keeps its checks and their order: signature,
-    /// then claim types, `exp`, `nbf`, `iss`, `aud`).
+    /// then claim types, `exp`, `nbf` and `iat`, the lifetime, `iss`, `aud`).
     pub(crate) fn verify_with<'k>(
         token: &str,
         config: &VerifierConfig,
@@ -165,18 +231,7 @@ impl Verifier {
             SegmentError::Base64 => VerifyError::Malformed,
             SegmentError::Json => VerifyError::InvalidClaims,
         })?;
-        // RFC 7519 §4.1.4-5: NumericDate, so never negative.
-        if claims.exp < 0 || claims.nbf < 0 {
-            return Err(VerifyError::InvalidClaims);
-        }
-        let now = unix_now();
-        let leeway = i64::try_from(config.leeway.as_secs()).unwrap_or(i64::MAX / 4);
-        if claims.exp < now - leeway {
-            return Err(VerifyError::Expired);
-        }
-        if claims.nbf > now + leeway {
-            return Err(VerifyError::NotYetValid);
-        }
+        TimeRules::of(config).check(&claims, unix_now())?;
         // RFC 7519 §4.1.1 and §4.1.3 (RFC 9068 §4: both must match this resource server).
         if claims.iss != config.issuer {
             return Err(VerifyError::WrongIssuer);
@@ -525,6 +580,129 @@ mod tests {
             verifier().verify(&forge(good_header(), &claims)),
             Err(VerifyError::Expired)
         );
+    }
+
+    #[test]
+    fn a_lifetime_longer_than_the_limit_is_refused() {
+        let limited = Verifier::new(
+            keys(),
+            VerifierConfig::new("authd", "api").with_max_lifetime(Duration::from_secs(600)),
+        );
+        let now = unix_now();
+        let mut claims = good_claims();
+        assert!(limited.verify(&forge(good_header(), &claims)).is_ok());
+        claims["exp"] = json!(now + 601);
+        let token = forge(good_header(), &claims);
+        assert_eq!(limited.verify(&token), Err(VerifyError::LifetimeTooLong));
+        assert_eq!(
+            limited.verify_cached(&token),
+            Err(VerifyError::LifetimeTooLong)
+        );
+        // Without a limit (the default, and a RemoteVerifier's unless set) it is accepted.
+        assert!(verifier().verify(&token).is_ok());
+        // A token issued by authd under a longer TTL than the verifier's limit.
+        let issuer = TokenIssuer::new(
+            keys(),
+            "authd".into(),
+            "api".into(),
+            Duration::from_secs(3600),
+        );
+        let issued = issuer.issue(&subject()).unwrap();
+        assert_eq!(
+            limited.verify(&issued.token),
+            Err(VerifyError::LifetimeTooLong)
+        );
+    }
+
+    #[test]
+    fn an_iat_in_the_future_or_negative_is_refused() {
+        let now = unix_now();
+        for (iat, expected) in [
+            (json!(now + 120), VerifyError::NotYetValid),
+            (json!(-1), VerifyError::InvalidClaims),
+            (json!("now"), VerifyError::InvalidClaims),
+        ] {
+            let mut claims = good_claims();
+            claims["iat"] = iat.clone();
+            assert_eq!(
+                verifier().verify(&forge(good_header(), &claims)),
+                Err(expected),
+                "iat = {iat}"
+            );
+        }
+        let mut claims = good_claims();
+        claims["iat"] = json!(now + 10);
+        assert!(
+            verifier().verify(&forge(good_header(), &claims)).is_ok(),
+            "within the leeway"
+        );
+    }
+
+    fn claims_at(iat: i64, nbf: i64, exp: i64) -> Claims {
+        Claims {
+            iss: "authd".into(),
+            aud: "api".into(),
+            sub: Uuid::now_v7(),
+            sid: Uuid::now_v7(),
+            jti: Uuid::now_v7(),
+            iat,
+            nbf,
+            exp,
+            roles: vec![],
+            username: "alice".into(),
+        }
+    }
+
+    /// What revocation relies on: with a lifetime limit, no token is accepted from
+    /// `iat + max_lifetime + leeway + 1` on, whatever its `nbf` and `exp`.
+    #[test]
+    fn no_token_is_accepted_past_its_iat_plus_the_limit_and_the_leeway() {
+        let (max, leeway) = (60, 5);
+        let rules = TimeRules::of(&VerifierConfig {
+            leeway: Duration::from_secs(leeway),
+            ..VerifierConfig::new("authd", "api").with_max_lifetime(Duration::from_secs(max))
+        });
+        let iat = 1_000_000i64;
+        let last = iat + max as i64 + leeway as i64;
+        let mut accepted_at_last = false;
+        for nbf in [0, iat - 100, iat, iat + 30, iat + 100] {
+            for exp in [iat, iat + 30, iat + 60, iat + 61, iat + 10_000, i64::MAX] {
+                let claims = claims_at(iat, nbf, exp);
+                accepted_at_last |= rules.check(&claims, last).is_ok();
+                for now in [last + 1, last + 2, i64::MAX] {
+                    assert!(
+                        rules.check(&claims, now).is_err(),
+                        "nbf {nbf} exp {exp} accepted at {now}"
+                    );
+                }
+            }
+        }
+        assert!(accepted_at_last, "the bound is tight");
+    }
+
+    #[test]
+    fn extreme_claims_and_settings_neither_overflow_nor_panic() {
+        let huge = VerifierConfig {
+            leeway: Duration::MAX,
+            ..VerifierConfig::new("authd", "api").with_max_lifetime(Duration::MAX)
+        };
+        let zero = VerifierConfig {
+            leeway: Duration::ZERO,
+            ..VerifierConfig::new("authd", "api").with_max_lifetime(Duration::ZERO)
+        };
+        for config in [huge, zero] {
+            let rules = TimeRules::of(&config);
+            for (iat, nbf, exp) in [
+                (0, 0, i64::MAX),
+                (i64::MAX, i64::MAX, i64::MAX),
+                (0, i64::MAX, 0),
+                (i64::MIN, i64::MIN, i64::MIN),
+            ] {
+                for now in [i64::MIN, 0, unix_now(), i64::MAX] {
+                    let _ = rules.check(&claims_at(iat, nbf, exp), now);
+                }
+            }
+        }
     }
 
     #[test]

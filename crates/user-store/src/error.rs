@@ -31,7 +31,7 @@ impl StoreError {
 /// Whether the database is unreachable, restarting or overloaded, rather than the query
 /// being wrong: no connection in time, a broken or refused connection (a server that goes
 /// away mid-handshake shows up as a protocol error), and the server's own "not now" codes.
-fn is_unavailable(err: &sqlx::Error) -> bool {
+pub(crate) fn is_unavailable(err: &sqlx::Error) -> bool {
     match err {
         sqlx::Error::PoolTimedOut
         | sqlx::Error::PoolClosed

@@ -25,7 +25,7 @@ pub use admin::{UserChange, UserPage};
 /// Argon2id cost parameters (memory in KiB, iterations, parallelism).
 pub use argon2::Params as HashParams;
 pub use error::StoreError;
-pub use password::{HasherOptions, PasswordHasher};
+pub use password::{HasherOptions, MAX_HASH_ITERATIONS, MAX_HASH_MEMORY_KIB, PasswordHasher};
 pub use purge::{ENDED_SESSION_MARGIN, PURGE_RULES, PurgePolicy, PurgeRule, Purged};
 pub use revocation_feed::spawn_revocation_feed;
 pub use sessions::{RevocationReason, Rotation, SessionOpening};

@@ -250,9 +250,12 @@ fn hash_in(
 }
 
 /// The largest costs a stored hash may ask for: 1 GiB, 32 passes, 16 lanes; far above any
-/// sane setting, far below what would take the server down.
-const MAX_STORED_M_COST_KIB: u32 = 1 << 20;
-const MAX_STORED_T_COST: u32 = 32;
+/// sane setting, far below what would take the server down. The configuration is bounded
+/// by the same values, so every hash authd makes can be verified again.
+pub const MAX_HASH_MEMORY_KIB: u32 = 1 << 20;
+pub const MAX_HASH_ITERATIONS: u32 = 32;
+const MAX_STORED_M_COST_KIB: u32 = MAX_HASH_MEMORY_KIB;
+const MAX_STORED_T_COST: u32 = MAX_HASH_ITERATIONS;
 const MAX_STORED_P_COST: u32 = 16;
 
 /// Checks `password` against a PHC string with the string's own algorithm, version and

@@ -29,5 +29,7 @@ mod replicas;
 mod rotation;
 mod shutdown;
 mod slow_clients;
+mod start;
 mod throttle;
 mod tls;
+mod token_lifetime;

@@ -33,7 +33,13 @@ have() { [ "${STANDIN_FORCE:-0}" != 1 ] && docker image inspect "$1" >/dev/null 
 work=$(mktemp -d /var/tmp/standin.XXXXXX)
 # The bind mount of / used below lives outside $work, so no `rm -rf` ever reaches it.
 view=/run/authd-standin-rootview
-trap 'mountpoint -q "$view" && umount "$view"; rmdir "$view" 2>/dev/null; rm -rf "$work"; docker rm -f standin-export >/dev/null 2>&1 || true' EXIT
+cleanup() {
+    if mountpoint -q "$view"; then umount "$view" || true; fi
+    rmdir "$view" 2>/dev/null || true
+    rm -rf "$work"
+    docker rm -f standin-export >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
 
 docker info >/dev/null 2>&1 || { echo "no Docker engine answers (start one: .ci/docker/engine.sh)" >&2; exit 1; }
 

@@ -318,7 +318,9 @@ if [ "${E2E_V1:-1}" = 1 ] && command -v docker-compose >/dev/null; then
     if v1 config -q >/dev/null 2>&1; then
         # As a Debian user would first type it: v1 builds with its own client, without
         # BuildKit, and the Dockerfile's RUN --mount needs BuildKit.
-        if out=$(v1 build 2>&1); then
+        if [ -n "${E2E_BINARY:-}" ]; then
+            log "compose v1: plain build not judged (the fallback Dockerfile has no RUN --mount)"
+        elif out=$(v1 build 2>&1); then
             pass "compose v1: plain 'docker-compose build' builds the image"
         else
             fail "compose v1: plain 'docker-compose build' fails: $(grep -m1 -iE 'error|unknown flag' <<<"$out" | cut -c1-200)"

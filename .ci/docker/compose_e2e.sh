@@ -323,7 +323,7 @@ if [ "${E2E_V1:-1}" = 1 ] && command -v docker-compose >/dev/null; then
         elif out=$(v1 build 2>&1); then
             pass "compose v1: plain 'docker-compose build' builds the image"
         else
-            fail "compose v1: plain 'docker-compose build' fails: $(grep -m1 -iE 'error|unknown flag' <<<"$out" | cut -c1-200)"
+            fail "compose v1: plain 'docker-compose build' fails: $(grep -m1 -E 'requires BuildKit|[Ee]rror' <<<"$out" | cut -c1-200)"
         fi
         # With the docker CLI doing the build, with BuildKit: Debian's docker 20.10 CLI has
         # it built in (a newer CLI would need the buildx plugin).

@@ -15,7 +15,7 @@ print(cmd[2])
 PY
 )"
 
-bin="${AUTHD_BIN:-target/debug/authd}"
+bin="${AUTHD_BIN:-${CARGO_TARGET_DIR:-target}/debug/authd}"
 [ -x "$bin" ] || cargo build --quiet -p api --bin authd
 dir="$(mktemp -d)"
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"

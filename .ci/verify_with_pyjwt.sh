@@ -22,7 +22,7 @@ if ! python3 -c 'import jwt, cryptography' >/dev/null 2>&1; then
 fi
 
 # --- The binary ------------------------------------------------------------------------
-bin=${AUTHD_BIN:-target/debug/authd}
+bin=${AUTHD_BIN:-${CARGO_TARGET_DIR:-target}/debug/authd}
 case "$bin" in /*) ;; *) bin="$root/$bin" ;; esac
 if [ ! -x "$bin" ]; then
     cargo build -p api --bin authd

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 root=$PWD
-bin=${AUTHD_BIN:-$root/target/debug/authd}
+bin=${AUTHD_BIN:-${CARGO_TARGET_DIR:-$root/target}/debug/authd}
 [ -x "$bin" ] || cargo build -p api --bin authd
 work=$(mktemp -d)
 script="$work/walkthrough.sh"

@@ -1,5 +1,6 @@
-"""Helpers for bench/run.sh: start a server and time it to ready, make users and tokens,
-time argon2id, wait for a server to go idle, pick a free port.
+"""Helpers for bench/run.sh: start a server and time it to ready, make users and tokens
+(10,000 distinct access tokens through refresh chains), time argon2id, read criterion's
+estimates, wait for a server to go idle, pick a free port.
 
 Standard library only, except `argon2` (argon2-cffi, from bench/.venv). Every loop is
 bounded in count and time, and every request goes to the URL it is given (127.0.0.1).
@@ -97,6 +98,76 @@ def cmd_tokens(args):
     with open(args.out, "w") as f:
         for p in pairs:
             f.write(p[args.field] + "\n")
+
+
+def refresh_chain(url, refresh_token, count, deadline):
+    """Spends `refresh_token` and each successor in turn, `count` times, over one kept-alive
+    connection; returns the access tokens received (each a live token of the same session:
+    a refresh rotates the refresh token, the access tokens it issued before stay valid)."""
+    u = urllib.parse.urlsplit(url)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
+    out = []
+    try:
+        for _ in range(count):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"refresh: not done within the time limit ({len(out)} tokens)")
+            body = json.dumps({"refresh_token": refresh_token}).encode()
+            conn.request("POST", "/auth/refresh", body=body,
+                         headers={"Content-Type": "application/json"})
+            resp = conn.getresponse()
+            data = resp.read()
+            if resp.status != 200:
+                raise RuntimeError(f"refresh: HTTP {resp.status}: {data[:300]!r}")
+            pair = json.loads(data)
+            refresh_token = pair["refresh_token"]
+            out.append(pair["access_token"])
+    finally:
+        conn.close()
+    return out
+
+
+def cmd_access_tokens(args):
+    """Writes COUNT distinct access tokens, one per line, all valid: SESSIONS logins, then
+    each session's refresh token spent again and again (one chain per session, the chains
+    side by side), each refresh giving a new access token. Bounded by --max seconds."""
+    deadline = time.monotonic() + args.max
+    sessions = min(args.sessions, args.count)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=sessions) as pool:
+        pairs = list(pool.map(lambda _: login_once(args.url, args.username, args.password),
+                              range(sessions)))
+        tokens = [p["access_token"] for p in pairs]
+        left = args.count - len(tokens)
+        shares = [left // sessions + (1 if i < left % sessions else 0) for i in range(sessions)]
+        chains = [pool.submit(refresh_chain, args.url, p["refresh_token"], n, deadline)
+                  for p, n in zip(pairs, shares)]
+        for c in chains:
+            tokens += c.result(timeout=max(deadline - time.monotonic(), 1))
+    if len(set(tokens)) != args.count:
+        sys.exit(f"access-tokens: {len(set(tokens))} distinct tokens, {args.count} wanted")
+    with open(args.out, "w") as f:
+        for t in tokens:
+            f.write(t + "\n")
+
+
+def cmd_criterion(args):
+    """Prints, as JSON, criterion's estimates (ns) of every benchmark of one group:
+    {"<name>": {"median_ns", "mean_ns", "median_ci_ns": [lower, upper]}}, read from
+    DIR/<group>/<name>/new/estimates.json as `cargo bench` leaves them."""
+    group = os.path.join(args.dir, args.group)
+    out = {}
+    for name in sorted(os.listdir(group)):
+        path = os.path.join(group, name, "new", "estimates.json")
+        if not os.path.isfile(path):
+            continue
+        with open(path) as f:
+            e = json.load(f)
+        ci = e["median"]["confidence_interval"]
+        out[name] = {"median_ns": e["median"]["point_estimate"],
+                     "mean_ns": e["mean"]["point_estimate"],
+                     "median_ci_ns": [ci["lower_bound"], ci["upper_bound"]]}
+    if not out:
+        sys.exit(f"criterion: no estimates under {group}")
+    print(json.dumps(out))
 
 
 def cmd_check(args):
@@ -362,6 +433,21 @@ def main():
     s.add_argument("--parallel", type=int, default=4)
     s.add_argument("--out", required=True)
     s.set_defaults(fn=cmd_tokens)
+
+    s = sub.add_parser("access-tokens")
+    s.add_argument("--url", required=True)
+    s.add_argument("--username", required=True)
+    s.add_argument("--password", required=True)
+    s.add_argument("--count", type=int, required=True)
+    s.add_argument("--sessions", type=int, default=8)
+    s.add_argument("--max", type=float, default=300)
+    s.add_argument("--out", required=True)
+    s.set_defaults(fn=cmd_access_tokens)
+
+    s = sub.add_parser("criterion")
+    s.add_argument("--dir", required=True)
+    s.add_argument("--group", required=True)
+    s.set_defaults(fn=cmd_criterion)
 
     s = sub.add_parser("check")
     s.add_argument("--url", required=True)

@@ -12,8 +12,12 @@ from html import escape
 
 # A run is flagged when other processes used more than this many cores meanwhile.
 DISTURBED_CORES = 0.15
-# Scenarios that run beside another wrk on purpose (its CPU shows as "other").
-CONCURRENT = ("session_during_flood", "login_flood_bg", "login_flood_rss")
+# Scenarios that run beside another wrk on purpose (its CPU shows as "other"), never
+# flagged; session_during_flood has the flood's wrk taken out instead (adjust_for_flood).
+CONCURRENT = ("login_flood_bg", "login_flood_rss")
+
+# Every group of scenarios run.sh knows (BENCH_SCENARIOS); a run of fewer is partial.
+ALL_GROUPS = ("argon2", "startup", "sqlite", "flood", "rss", "pg", "algorithms", "distinct", "peer")
 
 TARGETS = {
     "authd-sqlite": "authd SQLite",
@@ -70,6 +74,26 @@ def run_numbers(rec):
         "other_cores": (rec["cpu"]["other_s"] / rec["cpu"]["wall_s"]
                         if rec.get("cpu") and rec["cpu"].get("other_s") is not None else None),
     }
+
+
+def adjust_for_flood(runs):
+    """session_during_flood runs beside the login flood's wrk, whose CPU shows as "other":
+    take that wrk's CPU out, in proportion to the time they overlap (the flood starts 1 s
+    before and ends 1 s after), so that what remains is the rest of the machine and a
+    disturbed run can be told as in the other scenarios."""
+    floods = {(r["target"], r["run"], r["attempt"]): r for r in runs
+              if r["scenario"] == "login_flood_bg" and r.get("cpu")}
+    for r in runs:
+        cpu = r.get("cpu")
+        if r["scenario"] != "session_during_flood" or not cpu or cpu.get("other_s") is None:
+            continue
+        flood = floods.get((r["target"], r["run"], r["attempt"]))
+        if not flood:
+            continue
+        share = flood["cpu"]["client_s"] * min(cpu["wall_s"] / flood["cpu"]["wall_s"], 1.0)
+        r["cpu"] = dict(cpu, other_s=round(max(cpu["other_s"] - share, 0), 3),
+                        flood_client_s=round(share, 3))
+        r["other_cores"] = r["cpu"]["other_s"] / cpu["wall_s"]
 
 
 def summarise(runs):
@@ -135,6 +159,7 @@ def main():
     superseded_keys = {(r["target"], r["scenario"], r["run"], r.get("attempt", 1))
                        for r in records if r["kind"] == "superseded"}
     all_runs = [run_numbers(r) for r in records if r["kind"] == "wrk"]
+    adjust_for_flood(all_runs)
     key = lambda r: (r["target"], r["scenario"], r["run"], r["attempt"])  # noqa: E731
     runs = [r for r in all_runs if key(r) not in superseded_keys]
     superseded = [r for r in all_runs if key(r) in superseded_keys]
@@ -160,9 +185,14 @@ def main():
         targets.append({"target": name, "measured": measured, "goal": goal,
                         "pass": bool(ok), "note": note})
 
+    # A run of some groups only (BENCH_SCENARIOS) leaves the other targets unchecked.
+    partial = "scenarios" in settings and set(settings["scenarios"].split()) != set(ALL_GROUPS)
+
     def missing(name, goal):
         targets.append({"target": name, "measured": "not measured", "goal": goal,
-                        "pass": False, "note": "scenario missing from this run"})
+                        "pass": None if partial else False,
+                        "note": "not in this run's BENCH_SCENARIOS" if partial
+                        else "scenario missing from this run"})
 
     for alg in algorithms:
         if alg == "HS256":
@@ -174,6 +204,8 @@ def main():
             healthz = ("authd-sqlite", f"healthz_{alg}")
         pairs.append(("authd-sqlite", f"session_{alg}_nocache", *healthz,
                       f"{alg}, verified-token cache off (VERIFIED_TOKEN_CACHE=0)"))
+        pairs.append(("authd-sqlite", f"session_{alg}_distinct", *healthz,
+                      f"{alg}, {settings.get('distinct_tokens', 10000):,} distinct tokens, cache misses"))
         for t, s_, th, h, label in pairs:
             name = f"/api/session >= 0.9 x /healthz ({label})"
             a, b = get(t, s_), get(th, h)
@@ -248,8 +280,13 @@ def main():
     startup_summary = {t: {s: {"median_ms": statistics.median(v), "runs_ms": v} for s, v in by.items()}
                        for t, by in startup_summary.items()}
 
+    criterion = next((r for r in records if r["kind"] == "criterion" and r.get("group") == "verify"), None)
+    distinct = distinct_analysis(get, algorithms, criterion, nproc)
+    token_times = [r for r in records if r["kind"] == "distinct_tokens"]
+
     results = {
         "meta": meta, "settings": settings, "timing": timing, "argon2": argon2,
+        "criterion_verify": criterion, "distinct": distinct, "distinct_token_times": token_times,
         "argon2_estimated_from_authd_ms": t_authd * 1000 if t_authd else None,
         "startup": startup_summary, "rss": rss, "idle_waits": idle_waits,
         "summary": summary, "targets": targets, "runs": runs,
@@ -263,6 +300,100 @@ def main():
     with open(os.path.join(out_dir, "results.svg"), "w") as f:
         f.write(svg(summary))
     print(markdown_table_only(results, get), end="")
+
+
+def distinct_analysis(get, algorithms, criterion, nproc):
+    """Per algorithm, /api/session with distinct tokens (every request a cache miss) against
+    two references from the same run: the /healthz ceiling of the same server, and the
+    rate predicted from the ceiling and criterion's verify/<alg> time:
+
+        t_http    = cores / ceiling        CPU time (all cores, wrk included) per /healthz request
+        t_verify  = criterion verify/<alg> one signature and claims check, one core
+        predicted = cores / (t_http + t_verify)
+
+    On a shared machine the cores are not all ours, and not equally so in both runs; so
+    also, from the CPU accounting: c_h and c_d, the CPU time the server and wrk spent per
+    response in the ceiling and in the distinct run; per CPU-second, measured ÷ predicted
+    is (c_h + t_verify) / c_d.
+    """
+    estimates = (criterion or {}).get("estimates", {})
+    out = {}
+    for alg in algorithms:
+        d = get("authd-sqlite", f"session_{alg}_distinct")
+        h = get("authd-sqlite", "healthz" if alg == "HS256" else f"healthz_{alg}")
+        if not (d and h and h["expected_rps"] > 0):
+            continue
+        row = {"rps": d["expected_rps"], "p50_ms": d["p50_ms"], "p99_ms": d["p99_ms"],
+               "disturbed": d["disturbed"] or h["disturbed"], "ceiling_rps": h["expected_rps"],
+               "ratio_to_ceiling": d["expected_rps"] / h["expected_rps"],
+               "cores": nproc, "t_http_us": nproc / h["expected_rps"] * 1e6}
+        cpu_h, cpu_d = cpu_per_response(h), cpu_per_response(d)
+        if cpu_h and cpu_d:
+            row.update({"cpu_per_response_ceiling_us": cpu_h * 1e6, "cpu_per_response_us": cpu_d * 1e6})
+        e = estimates.get(alg)
+        if e:
+            t_verify = e["median_ns"] / 1e9
+            predicted = nproc / (nproc / h["expected_rps"] + t_verify)
+            row.update({"t_verify_us": t_verify * 1e6, "predicted_rps": predicted,
+                        "ratio_to_predicted": d["expected_rps"] / predicted})
+            if cpu_h and cpu_d:
+                row["ratio_to_predicted_per_cpu"] = (cpu_h + t_verify) / cpu_d
+        out[alg] = row
+    return out
+
+
+def cpu_per_response(s):
+    """CPU seconds the server and wrk spent per expected response (medians over the runs)."""
+    c = s.get("cpu_cores", {})
+    if "server" not in c or "client" not in c or s["expected_rps"] <= 0:
+        return None
+    return (c["server"] + c["client"]) / s["expected_rps"]
+
+
+def distinct_section(results):
+    d = results["distinct"]
+    if not d:
+        return []
+    st = results["settings"]
+    n = st.get("distinct_tokens", 10000)
+    out = ["## Token checks with distinct tokens (cache misses)\n"]
+    out.append(f"`GET /api/session` with {n:,} distinct access tokens (real tokens of live sessions: "
+               "a few logins, then refresh chains), sent in turn (`lua/tokens.lua`), so each token comes "
+               "back only after the verified-token cache (2 generations of `VERIFIED_TOKEN_CACHE`, 4,096 by "
+               "default) has let it go: every request pays a signature check. Compared with the `/healthz` "
+               "ceiling of the same server and with the rate predicted from it and criterion's "
+               "`verify/<alg>` (see `bench/README.md`): `t_http = cores / ceiling`, "
+               "`predicted = cores / (t_http + t_verify)`.\n")
+    out.append("| algorithm | req/s | p99 | ceiling (`/healthz`) | ÷ ceiling | t_http | t_verify (criterion) | predicted | ÷ predicted | CPU per response: ceiling, distinct | ÷ predicted per CPU-second |")
+    out.append("|---|---|---|---|---|---|---|---|---|---|---|")
+    for alg, r in d.items():
+        mark = " ‡" if r["disturbed"] else ""
+        pred = (f"{r['t_verify_us']:.2f} µs | {fmt_rps(r['predicted_rps'])}/s | {r['ratio_to_predicted']:.2f}"
+                if "predicted_rps" in r else "– | – | –")
+        cpu = (f"{r['cpu_per_response_ceiling_us']:.1f} µs, {r['cpu_per_response_us']:.1f} µs"
+               if "cpu_per_response_us" in r else "–")
+        per_cpu = f"{r['ratio_to_predicted_per_cpu']:.2f}" if "ratio_to_predicted_per_cpu" in r else "–"
+        out.append(f"| {alg} | {fmt_rps(r['rps'])}/s{mark} | {fmt_ms(r['p99_ms'])} ms | {fmt_rps(r['ceiling_rps'])}/s | "
+                   f"{r['ratio_to_ceiling']:.2f} | {r['t_http_us']:.2f} µs | {pred} | {cpu} | {per_cpu} |")
+    out.append("\n‡: the distinct run or its ceiling was disturbed (other processes used more than "
+               f"{DISTURBED_CORES} of a core): the rate columns are then unreliable; the CPU columns "
+               "much less so (contention still slows each instruction).")
+    c = results.get("criterion_verify")
+    if c:
+        out.append(f"\nt_verify: criterion medians, `cargo bench -p auth-core --bench tokens -- {c.get('args', '')} "
+                   "'^verify/'`, run in this same run before the servers.")
+        cpu = c.get("cpu") or {}
+        if cpu.get("other_s") is not None and cpu.get("wall_s"):
+            other = cpu["other_s"] / cpu["wall_s"]
+            out.append(f"While criterion ran, other processes used {other:.2f} cores"
+                       + (f" (**disturbed**: criterion times wall clock, so t_verify is overstated and the "
+                          "prediction too low)" if other > DISTURBED_CORES else "") + ".")
+    times = results.get("distinct_token_times") or []
+    if times:
+        out.append("Getting the tokens (logins + refreshes): " + ", ".join(
+            f"{t['algorithm']} {t['seconds']} s" for t in times) + ".")
+    out.append("")
+    return out
 
 
 ROWS = [
@@ -288,6 +419,7 @@ def rows_for(summary, algorithms):
             extra.append((f"healthz_{alg}", f"GET /healthz ({alg} server)"))
             extra.append((f"session_{alg}", f"GET /api/session, valid {alg} token"))
         extra.append((f"session_{alg}_nocache", f"GET /api/session, valid {alg} token, token cache off"))
+        extra.append((f"session_{alg}_distinct", f"GET /api/session, distinct valid {alg} tokens (cache misses)"))
     return rows[:3] + extra + rows[3:]
 
 
@@ -369,7 +501,10 @@ def markdown(results, get, nproc, peak_kib):
                f"(login flood beside /api/session: {st.get('flood_connections')}; peak-RSS flood: "
                f"{st.get('rss_connections')}); authd HTTP_WORKERS={st.get('http_workers')}, "
                f"PASSWORD_HASH_CONCURRENCY={st.get('password_hash_concurrency')}, RUST_LOG={st.get('rust_log')} "
-               "(JSON logs to a file), LOGIN_FREE_FAILURES=1000000, other keys at their defaults")
+               "(JSON logs to a file), LOGIN_FREE_FAILURES=1000000, REGISTER_RATE_PER_ADDRESS=off, other keys at their defaults")
+    if st.get("scenarios"):
+        out.append(f"- scenario groups run (`BENCH_SCENARIOS`): {st['scenarios']}"
+                   + (f"; extra authd settings (`BENCH_AUTHD_ENV`): `{st['authd_env']}`" if st.get("authd_env") else ""))
     if timing:
         out.append(f"- wall time: {timing.get('total_s')} s in all, of which building authd "
                    f"{timing.get('build_s')} s")
@@ -399,13 +534,23 @@ def markdown(results, get, nproc, peak_kib):
     out.append("## Targets\n")
     out.append("| target | measured | goal | result |")
     out.append("|---|---|---|---|")
+    not_run = [t for t in results["targets"] if t["pass"] is None]
     for t in results["targets"]:
+        if t["pass"] is None:
+            continue
         note = f" ({t['note']})" if t["note"] else ""
-        out.append(f"| {t['target']} | {t['measured']}{note} | {t['goal']} | {'PASS' if t['pass'] else '**MISS**'} |")
+        verdict = "not run" if t["pass"] is None else "PASS" if t["pass"] else "**MISS**"
+        out.append(f"| {t['target']} | {t['measured']}{note} | {t['goal']} | {verdict} |")
+    if not_run:
+        out.append(f"\n{len(not_run)} other targets are not measured by this run's scenarios "
+                   f"(`BENCH_SCENARIOS={results['settings'].get('scenarios')}`).")
     out.append("")
 
-    out.append("## Password hashing cost\n")
+    out.extend(distinct_section(results))
+
     a = results["argon2"]
+    if a or results["argon2_estimated_from_authd_ms"]:
+        out.append("## Password hashing cost\n")
     if a:
         out.append(f"- one argon2id verification (m=19456 KiB, t=2, p=1) with **argon2-cffi** (the "
                    f"reference C implementation, not authd's Rust `argon2` crate): median "
@@ -419,17 +564,18 @@ def markdown(results, get, nproc, peak_kib):
                    "its t_verify: it includes HTTP, the database and signing)")
     out.append("")
 
-    out.append("## Start-up time to ready\n")
-    out.append("Process spawn to the first 200 from `/readyz` (polled every 2 ms); median (all runs).\n")
-    out.append("| server | fresh database (migrations applied) | existing database |")
-    out.append("|---|---|---|")
-    for t, by in results["startup"].items():
-        def c(state):
-            x = by.get(state)
-            return f"{x['median_ms']:.0f} ms ({', '.join(f'{v:.0f}' for v in x['runs_ms'])})" if x else "–"
-        name = TARGETS.get(t, t) + (" (gunicorn to /healthz)" if t == "peer" else "")
-        out.append(f"| {name} | {c('fresh')} | {c('existing')} |")
-    out.append("")
+    if results["startup"]:
+        out.append("## Start-up time to ready\n")
+        out.append("Process spawn to the first 200 from `/readyz` (polled every 2 ms); median (all runs).\n")
+        out.append("| server | fresh database (migrations applied) | existing database |")
+        out.append("|---|---|---|")
+        for t, by in results["startup"].items():
+            def c(state):
+                x = by.get(state)
+                return f"{x['median_ms']:.0f} ms ({', '.join(f'{v:.0f}' for v in x['runs_ms'])})" if x else "–"
+            name = TARGETS.get(t, t) + (" (gunicorn to /healthz)" if t == "peer" else "")
+            out.append(f"| {name} | {c('fresh')} | {c('existing')} |")
+        out.append("")
 
     if results["rss"]:
         out.append("## Memory\n")
@@ -503,6 +649,8 @@ def svg(summary):
             labels.append((f"session_{a}", f"GET /api/session {a}"))
         if f"session_{a}_nocache" in scen:
             labels.append((f"session_{a}_nocache", f"GET /api/session {a}, no cache"))
+        if f"session_{a}_distinct" in scen:
+            labels.append((f"session_{a}_distinct", f"GET /api/session {a}, distinct"))
     labels += [("me", "GET /api/me"), ("refresh", "POST /auth/refresh"), ("login", "POST /auth/login"),
                ("session_during_flood", "/api/session in login flood")]
     rows = []

@@ -4,6 +4,8 @@
 # bench/results/{results.md,results.json,results.svg}. See bench/README.md.
 #
 # Knobs (environment):
+#   BENCH_SCENARIOS         groups of scenarios to run (default all: argon2 startup sqlite
+#                           flood rss pg algorithms distinct peer); see bench/README.md
 #   BENCH_DURATION          seconds per wrk run (default 5)
 #   BENCH_RUNS              runs per scenario; the median is reported (default 3)
 #   BENCH_CONNECTIONS       wrk connections for the ordinary scenarios (default 32)
@@ -12,10 +14,15 @@
 #   BENCH_STARTUP_RUNS      starts timed per database and state (default 5)
 #   BENCH_ALGORITHMS        asymmetric algorithms to measure (default "EdDSA RS256 ES256";
 #                           empty: HS256 only)
+#   BENCH_DISTINCT_TOKENS   distinct access tokens of the distinct scenario (default 10000)
+#   BENCH_CRITERION_ARGS    criterion's options for verify/<alg> (default
+#                           "--warm-up-time 1 --measurement-time 3")
 #   BENCH_PG_URL            PostgreSQL server, no database (default postgres://postgres@127.0.0.1:5432)
 #   BENCH_RUST_LOG          authd's RUST_LOG (default info, authd's own default)
 #   BENCH_RETRY_BUDGET      seconds in all for waiting for a quiet machine and running
 #                           again the runs other processes disturbed (default 90; 0: never)
+#   BENCH_AUTHD_ENV         extra KEY=VALUE settings for every authd started (default none)
+#   BENCH_AUTHD_BINARY      benchmark this authd binary, built beforehand (no build)
 #   BENCH_GIT_REF           build this commit (git archive) instead of the working tree
 #   BENCH_SRC_DIR           where BENCH_GIT_REF is extracted (default /tmp/authd-bench-src)
 #   BENCH_RESULTS_DIR       where the results go (default bench/results)
@@ -34,6 +41,11 @@ FLOOD_CONNS=${BENCH_FLOOD_CONNECTIONS:-64}
 RSS_CONNS=${BENCH_RSS_CONNECTIONS:-500}
 STARTUP_RUNS=${BENCH_STARTUP_RUNS:-5}
 ALGORITHMS=${BENCH_ALGORITHMS-EdDSA RS256 ES256}
+ALL_GROUPS="argon2 startup sqlite flood rss pg algorithms distinct peer"
+SCENARIOS=${BENCH_SCENARIOS:-$ALL_GROUPS}
+DISTINCT=${BENCH_DISTINCT_TOKENS:-10000}
+CRITERION_ARGS=${BENCH_CRITERION_ARGS:---warm-up-time 1 --measurement-time 3}
+read -r -a AUTHD_ENV <<<"${BENCH_AUTHD_ENV:-}"
 PG_URL=${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432}
 AUTHD_RUST_LOG=${BENCH_RUST_LOG:-info}
 NPROC=$(nproc)
@@ -51,12 +63,25 @@ ATTEMPT=1
 LAST_OUT=
 LAST_KEY=
 
-for v in DURATION RUNS CONNS FLOOD_CONNS RSS_CONNS STARTUP_RUNS RETRY_BUDGET; do
+for v in DURATION RUNS CONNS FLOOD_CONNS RSS_CONNS STARTUP_RUNS RETRY_BUDGET DISTINCT; do
     if ! [[ ${!v} =~ ^[0-9]+$ ]] || { [[ $v != RETRY_BUDGET ]] && ((${!v} == 0)); }; then
         echo "run.sh: $v must be a positive integer, not '${!v}'" >&2
         exit 2
     fi
 done
+
+for g in $SCENARIOS; do
+    if [[ " $ALL_GROUPS " != *" $g "* ]]; then
+        echo "run.sh: BENCH_SCENARIOS: unknown group '$g' (groups: $ALL_GROUPS)" >&2
+        exit 2
+    fi
+done
+for kv in "${AUTHD_ENV[@]}"; do
+    [[ $kv == [A-Z]*=* ]] || { echo "run.sh: BENCH_AUTHD_ENV: '$kv' is not KEY=VALUE" >&2; exit 2; }
+done
+
+# want GROUP: whether BENCH_SCENARIOS asks for that group of scenarios.
+want() { [[ " $SCENARIOS " == *" $1 "* ]]; }
 
 WORK=$(mktemp -d /tmp/authd-bench.XXXXXX)
 RAW=$WORK/raw.jsonl
@@ -141,6 +166,16 @@ install_prerequisites() {
 build_authd() {
     local target_dir=${CARGO_TARGET_DIR:-$ROOT/target} src=$ROOT commit
     [[ $target_dir == /* ]] || target_dir=$ROOT/$target_dir
+    SRC=$ROOT
+    TARGET_DIR=$target_dir
+    if [[ -n ${BENCH_AUTHD_BINARY:-} ]]; then
+        AUTHD=$(realpath "$BENCH_AUTHD_BINARY")
+        [[ -x $AUTHD ]] || { echo "run.sh: BENCH_AUTHD_BINARY: no executable at $AUTHD" >&2; exit 1; }
+        AUTHD_COMMIT=unknown
+        SOURCE_DESC="prebuilt binary $AUTHD (sha256 $(sha256sum "$AUTHD" | cut -c1-16))"
+        log "using $SOURCE_DESC"
+        return
+    fi
     if [[ -n ${BENCH_GIT_REF:-} ]]; then
         commit=$(git -C "$ROOT" rev-parse --verify "${BENCH_GIT_REF}^{commit}")
         src=${BENCH_SRC_DIR:-/tmp/authd-bench-src}
@@ -162,6 +197,7 @@ build_authd() {
         fi
     fi
     AUTHD_COMMIT=$commit
+    SRC=$src
     log "building authd (release) from $SOURCE_DESC into $target_dir"
     (cd "$src" && CARGO_TARGET_DIR=$target_dir cargo build --release -q -p api --bin authd)
     AUTHD=$target_dir/release/authd
@@ -193,10 +229,10 @@ start_authd() {
     SERVER_URL=http://127.0.0.1:$port
     envs=(PATH="$PATH" HOME="$dir"
         BIND_ADDR="127.0.0.1:$port" DATABASE_URL="$db" DATA_DIR="$dir"
-        JWT_ALGORITHM="$alg" HTTP_WORKERS="$NPROC" LOGIN_FREE_FAILURES=1000000
+        JWT_ALGORITHM="$alg" HTTP_WORKERS="$NPROC" LOGIN_FREE_FAILURES=1000000 REGISTER_RATE_PER_ADDRESS=off
         ACCESS_TOKEN_TTL=1h RUST_LOG="$AUTHD_RUST_LOG" LOG_FORMAT=json)
     [[ $alg == HS256 ]] && envs+=(JWT_SECRET="$JWT_SECRET_VALUE")
-    envs+=("$@")
+    envs+=("${AUTHD_ENV[@]}" "$@")
     # The working directory is the data dir, so no stray .env is read.
     STARTUP_MS=$(env -i "${envs[@]}" "$PY" "$BENCH_DIR/bench.py" launch \
         --pidfile "$pidfile" --log "$WORK/authd.$name.log" --cwd "$dir" \
@@ -326,19 +362,66 @@ wait_idle() {
     record "{\"kind\":\"idle_wait\",\"target\":\"$1\",\"scenario\":\"$2\",\"seconds\":$waited}"
 }
 
-# get_scenarios TARGET "NAME|PATH|TOKEN" ...: GET scenarios with their runs interleaved
-# (run 1 of each, then run 2 of each, ...), so a drift in the machine's speed during the
-# benchmark weighs on all of them alike and their ratios stay fair.
+# get_scenarios TARGET "NAME|PATH|TOKEN[|TOKENS_FILE]" ...: GET scenarios with their runs
+# interleaved (run 1 of each, then run 2 of each, ...), so a drift in the machine's speed
+# during the benchmark weighs on all of them alike and their ratios stay fair. With a
+# TOKENS_FILE, each request carries the next token of that file (lua/tokens.lua).
 get_scenarios() {
-    local target=$1 run spec name path token
+    local target=$1 run spec name path token file
     shift
     for ((run = 1; run <= RUNS; run++)); do
         for spec in "$@"; do
-            IFS='|' read -r name path token <<<"$spec"
-            with_retry wrk_once "$target" "$name" "$run" "$SERVER_URL$path" get.lua "$CONNS" \
-                "$DURATION" BENCH_TOKEN="$token"
+            IFS='|' read -r name path token file <<<"$spec"
+            if [[ -n $file ]]; then
+                with_retry wrk_once "$target" "$name" "$run" "$SERVER_URL$path" tokens.lua \
+                    "$CONNS" "$DURATION" BENCH_TOKENS_FILE="$file"
+            else
+                with_retry wrk_once "$target" "$name" "$run" "$SERVER_URL$path" get.lua \
+                    "$CONNS" "$DURATION" BENCH_TOKEN="$token"
+            fi
         done
     done
+}
+
+# distinct_tokens ALG: writes BENCH_DISTINCT_TOKENS distinct access tokens of the bench
+# user, all of live sessions, to $WORK/distinct.ALG (a few logins, then each session's
+# refresh token spent again and again: every refresh issues a new access token, and those
+# issued before stay valid), checks the first and the last, and sets DISTINCT_FILE.
+distinct_tokens() {
+    local alg=$1 t0=$SECONDS file=$WORK/distinct.$1
+    helper access-tokens --url "$SERVER_URL" --username "$USERNAME" --password "$PASSWORD" \
+        --count "$DISTINCT" --sessions $((4 * NPROC)) --max 300 --out "$file"
+    helper check --url "$SERVER_URL/api/session" --token "$(head -n 1 "$file")" --expect 200
+    helper check --url "$SERVER_URL/api/session" --token "$(tail -n 1 "$file")" --expect 200
+    record "{\"kind\":\"distinct_tokens\",\"algorithm\":\"$alg\",\"count\":$DISTINCT,\"seconds\":$((SECONDS - t0))}"
+    log "    $DISTINCT distinct $alg access tokens in $((SECONDS - t0)) s"
+    wait_idle authd-sqlite "distinct_tokens_$alg"
+    DISTINCT_FILE=$file
+}
+
+# verify_times: criterion's verify/<alg> (one token verified, no cache), the t_verify of
+# the distinct scenario's prediction, from the source being benchmarked; built first, then
+# run before any server, so nothing of ours competes with it. The CPU the rest of the
+# machine used meanwhile is recorded (as for a wrk run), since criterion times wall clock.
+verify_times() {
+    local dir=$WORK/criterion
+    log "criterion: verify/<alg> (cargo bench -p auth-core --bench tokens -- $CRITERION_ARGS '^verify/')"
+    (cd "$SRC" && CARGO_TARGET_DIR=$TARGET_DIR \
+        cargo bench -q -p auth-core --bench tokens --no-run >"$WORK/criterion.log" 2>&1) || {
+        echo "run.sh: cargo bench failed to build:" >&2
+        tail -n 30 "$WORK/criterion.log" >&2
+        exit 1
+    }
+    # shellcheck disable=SC2086 # CRITERION_ARGS is a list of options
+    (cd "$SRC" && CRITERION_HOME=$dir CARGO_TARGET_DIR=$TARGET_DIR \
+        "$PY" "$BENCH_DIR/bench.py" measure --server-pid $$ --out "$WORK/criterion.cpu" -- \
+        cargo bench -q -p auth-core --bench tokens -- $CRITERION_ARGS --noplot '^verify/' \
+        >>"$WORK/criterion.log" 2>&1) || {
+        echo "run.sh: cargo bench failed:" >&2
+        tail -n 30 "$WORK/criterion.log" >&2
+        exit 1
+    }
+    record "{\"kind\":\"criterion\",\"group\":\"verify\",\"args\":\"$CRITERION_ARGS\",\"cpu\":$(cat "$WORK/criterion.cpu"),\"estimates\":$(helper criterion --dir "$dir" --group verify)}"
 }
 
 login_once() {
@@ -460,44 +543,66 @@ EOF
 # ---------------------------------------------------------------------------------------
 
 main() {
-    local started=$SECONDS t_build alg run
+    local started=$SECONDS t_build alg run t gets
     install_prerequisites
     build_authd
     t_build=$((SECONDS - started))
+    if want distinct; then verify_times; fi
     record "$(versions)"
-    record "{\"kind\":\"settings\",\"duration_s\":$DURATION,\"runs\":$RUNS,\"connections\":$CONNS,\"flood_connections\":$FLOOD_CONNS,\"rss_connections\":$RSS_CONNS,\"startup_runs\":$STARTUP_RUNS,\"wrk_threads\":1,\"http_workers\":$NPROC,\"password_hash_concurrency\":\"default ($NPROC)\",\"peer_workers\":$NPROC,\"rust_log\":\"$AUTHD_RUST_LOG\",\"retry_budget_s\":$RETRY_BUDGET,\"algorithms\":\"HS256 $ALGORITHMS\"}"
+    record "{\"kind\":\"settings\",\"scenarios\":\"$SCENARIOS\",\"duration_s\":$DURATION,\"runs\":$RUNS,\"connections\":$CONNS,\"flood_connections\":$FLOOD_CONNS,\"rss_connections\":$RSS_CONNS,\"startup_runs\":$STARTUP_RUNS,\"wrk_threads\":1,\"http_workers\":$NPROC,\"password_hash_concurrency\":\"default ($NPROC)\",\"authd_env\":\"${AUTHD_ENV[*]}\",\"distinct_tokens\":$DISTINCT,\"peer_workers\":$NPROC,\"rust_log\":\"$AUTHD_RUST_LOG\",\"retry_budget_s\":$RETRY_BUDGET,\"algorithms\":\"HS256 $ALGORITHMS\"}"
 
-    log "argon2id verification time with argon2-cffi (m=19456 KiB, t=2, p=1)"
-    record "{\"kind\":\"argon2\",\"result\":$(helper argon2 --runs 30)}"
+    if want argon2; then
+        log "argon2id verification time with argon2-cffi (m=19456 KiB, t=2, p=1)"
+        record "{\"kind\":\"argon2\",\"result\":$(helper argon2 --runs 30)}"
+    fi
 
-    log "start-up time to ready (${STARTUP_RUNS}x fresh + existing database, SQLite then PostgreSQL)"
-    startup_times sqlite
-    startup_times pg
+    if want startup; then
+        log "start-up time to ready (${STARTUP_RUNS}x fresh + existing database, SQLite then PostgreSQL)"
+        startup_times sqlite
+        startup_times pg
+    fi
 
-    local t=authd-sqlite
-    log "$t (HS256)"
-    start_authd sqlite HS256 "sqlite://$WORK/sqlite/auth.db" "$WORK/sqlite"
-    prepare_user
-    get_scenarios "$t" "healthz|/healthz|" "session_hs256|/api/session|$ACCESS" \
-        "session_invalid|/api/session|$BAD_ACCESS" "me|/api/me|$ACCESS"
-    refresh_scenario "$t"
-    login_scenario "$t" login_c1 1
-    login_scenario "$t" login "$CONNS"
-    flood_scenario "$t"
-    stop_server "$t"
+    t=authd-sqlite
+    if want sqlite || want flood || want distinct; then
+        log "$t (HS256)"
+        start_authd sqlite HS256 "sqlite://$WORK/sqlite/auth.db" "$WORK/sqlite"
+        prepare_user
+        gets=()
+        if want sqlite || want distinct; then gets+=("healthz|/healthz|"); fi
+        if want sqlite || want flood; then gets+=("session_hs256|/api/session|$ACCESS"); fi
+        if want sqlite; then
+            gets+=("session_invalid|/api/session|$BAD_ACCESS" "me|/api/me|$ACCESS")
+        fi
+        if want distinct; then
+            distinct_tokens HS256
+            gets+=("session_HS256_distinct|/api/session||$DISTINCT_FILE")
+        fi
+        get_scenarios "$t" "${gets[@]}"
+        if want sqlite; then
+            refresh_scenario "$t"
+            login_scenario "$t" login_c1 1
+            login_scenario "$t" login "$CONNS"
+        fi
+        if want flood; then flood_scenario "$t"; fi
+        stop_server "$t"
+    fi
 
-    log "authd-sqlite: peak RSS under a $RSS_CONNS-client login flood (fresh server)"
-    rss_scenario
+    if want rss; then
+        log "authd-sqlite: peak RSS under a $RSS_CONNS-client login flood (fresh server)"
+        rss_scenario
+    fi
 
-    t=authd-pg
-    log "$t (HS256)"
-    new_db
-    start_authd pg HS256 "$PG_URL/$NEW_DB" "$WORK/pg"
-    prepare_user
-    get_scenarios "$t" "healthz|/healthz|" "session_hs256|/api/session|$ACCESS" "me|/api/me|$ACCESS"
-    refresh_scenario "$t"
-    login_scenario "$t" login "$CONNS"
-    stop_server "$t"
+    if want pg; then
+        t=authd-pg
+        log "$t (HS256)"
+        new_db
+        start_authd pg HS256 "$PG_URL/$NEW_DB" "$WORK/pg"
+        prepare_user
+        get_scenarios "$t" "healthz|/healthz|" "session_hs256|/api/session|$ACCESS" "me|/api/me|$ACCESS"
+        refresh_scenario "$t"
+        login_scenario "$t" login "$CONNS"
+        stop_server "$t"
+    fi
 
     # Each algorithm on its own server; HS256's default-configuration numbers come from the
     # first server above. Then each algorithm with the verified-token cache off
@@ -505,30 +610,40 @@ main() {
     # pays the signature check, as the first use of each token does.
     t=authd-sqlite
     for alg in HS256 $ALGORITHMS; do
-        if [[ $alg != HS256 ]]; then
+        if [[ $alg != HS256 ]] && { want algorithms || want distinct; }; then
             log "$t ($alg)"
             start_authd "sqlite-$alg" "$alg" "sqlite://$WORK/sqlite-$alg/auth.db" "$WORK/sqlite-$alg"
             prepare_user
-            get_scenarios "$t" "healthz_$alg|/healthz|" "session_$alg|/api/session|$ACCESS"
+            gets=("healthz_$alg|/healthz|")
+            if want algorithms; then gets+=("session_$alg|/api/session|$ACCESS"); fi
+            if want distinct; then
+                distinct_tokens "$alg"
+                gets+=("session_${alg}_distinct|/api/session||$DISTINCT_FILE")
+            fi
+            get_scenarios "$t" "${gets[@]}"
             stop_server "$t-$alg"
         fi
-        log "$t ($alg, VERIFIED_TOKEN_CACHE=0)"
-        start_authd "sqlite-$alg-nocache" "$alg" "sqlite://$WORK/sqlite-$alg-nocache/auth.db" \
-            "$WORK/sqlite-$alg-nocache" VERIFIED_TOKEN_CACHE=0
-        prepare_user
-        get_scenarios "$t" "session_${alg}_nocache|/api/session|$ACCESS"
-        stop_server "$t-$alg-nocache"
+        if want algorithms; then
+            log "$t ($alg, VERIFIED_TOKEN_CACHE=0)"
+            start_authd "sqlite-$alg-nocache" "$alg" "sqlite://$WORK/sqlite-$alg-nocache/auth.db" \
+                "$WORK/sqlite-$alg-nocache" VERIFIED_TOKEN_CACHE=0
+            prepare_user
+            get_scenarios "$t" "session_${alg}_nocache|/api/session|$ACCESS"
+            stop_server "$t-$alg-nocache"
+        fi
     done
 
-    t=peer
-    log "Flask peer (gunicorn, $NPROC sync workers)"
-    start_peer
-    record "{\"kind\":\"startup\",\"target\":\"peer\",\"state\":\"fresh\",\"run\":1,\"ms\":$STARTUP_MS}"
-    prepare_user
-    get_scenarios "$t" "healthz|/healthz|" "session_hs256|/api/session|$ACCESS" \
-        "session_invalid|/api/session|$BAD_ACCESS"
-    login_scenario "$t" login "$CONNS"
-    stop_server
+    if want peer; then
+        t=peer
+        log "Flask peer (gunicorn, $NPROC sync workers)"
+        start_peer
+        record "{\"kind\":\"startup\",\"target\":\"peer\",\"state\":\"fresh\",\"run\":1,\"ms\":$STARTUP_MS}"
+        prepare_user
+        get_scenarios "$t" "healthz|/healthz|" "session_hs256|/api/session|$ACCESS" \
+            "session_invalid|/api/session|$BAD_ACCESS"
+        login_scenario "$t" login "$CONNS"
+        stop_server
+    fi
 
     record "{\"kind\":\"timing\",\"build_s\":$t_build,\"total_s\":$((SECONDS - started)),\"retry_s\":$RETRY_SPENT}"
     mkdir -p "$RESULTS/tmp"

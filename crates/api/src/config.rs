@@ -69,6 +69,8 @@ pub struct Settings {
     /// Argon2id memory cost in KiB and iterations (parallelism is 1).
     pub password_hash_memory_kib: u32,
     pub password_hash_iterations: u32,
+    /// Nice levels the hashing threads run below the HTTP workers (Linux; 0: none).
+    pub password_hash_nice: u8,
     /// Longest wait for the request head (header timeout) and for the body.
     pub request_header_timeout: Duration,
     pub request_body_timeout: Duration,
@@ -217,6 +219,7 @@ impl Settings {
                 2,
                 1..=user_store::MAX_HASH_ITERATIONS,
             )?,
+            password_hash_nice: count_in(&get, "PASSWORD_HASH_NICE", 10, 0..=19)?,
             request_header_timeout: duration_in(
                 &get,
                 "REQUEST_HEADER_TIMEOUT",
@@ -305,6 +308,7 @@ impl Settings {
             password_hash_queue,
             password_hash_memory_kib,
             password_hash_iterations,
+            password_hash_nice,
             request_header_timeout,
             request_body_timeout,
             request_timeout,
@@ -384,6 +388,7 @@ impl Settings {
                 "PASSWORD_HASH_ITERATIONS",
                 password_hash_iterations.to_string(),
             ),
+            ("PASSWORD_HASH_NICE", password_hash_nice.to_string()),
             ("REQUEST_HEADER_TIMEOUT", secs(request_header_timeout)),
             ("REQUEST_BODY_TIMEOUT", secs(request_body_timeout)),
             ("REQUEST_TIMEOUT", secs(request_timeout)),
@@ -546,6 +551,7 @@ mod tests {
         assert_eq!(s.request_body_limit, 16384);
         assert_eq!(s.purge_interval, Duration::from_secs(600));
         assert_eq!(s.jwks_cache_control(), "public, max-age=30");
+        assert_eq!(s.password_hash_nice, 10);
         assert!(s.signup_enabled);
         assert_eq!(
             s.register_rate_per_address
@@ -595,6 +601,8 @@ mod tests {
             ("JWKS_MAX_AGE", "0"),
             ("JWKS_MAX_AGE", "1500ms"),
             ("JWKS_MAX_AGE", "2h"),
+            ("PASSWORD_HASH_NICE", "20"),
+            ("PASSWORD_HASH_NICE", "-5"),
         ] {
             let err = settings(&[(key, value)]).unwrap_err();
             assert_eq!(err.key, key);
@@ -608,6 +616,11 @@ mod tests {
     /// Every duration and size, and whether 0 is refused.
     const BOUNDED: &[(&str, bool)] = &[
         ("JWT_LEEWAY", false),
+        ("PASSWORD_HASH_NICE", false),
+        ("PURGE_INTERVAL", true),
+        ("JWKS_MAX_AGE", true),
+        // `0` turns it off.
+        ("REGISTER_RATE_PER_ADDRESS", false),
         ("ACCESS_TOKEN_TTL", true),
         ("REFRESH_TOKEN_TTL", true),
         ("REFRESH_REUSE_GRACE", false),
@@ -738,6 +751,14 @@ mod tests {
                 period: Duration::from_secs(900)
             })
         );
+    }
+
+    #[test]
+    fn the_hashing_threads_niceness_spans_the_whole_range() {
+        for (value, expected) in [("0", 0), ("19", 19)] {
+            let s = settings(&[("PASSWORD_HASH_NICE", value)]).unwrap();
+            assert_eq!(s.password_hash_nice, expected);
+        }
     }
 
     #[test]

@@ -2,7 +2,10 @@
 //! annotations (utoipa), served at `GET /openapi.json`.
 
 use actix_web::{HttpResponse, web};
+use utoipa::openapi::path::Operation;
+use utoipa::openapi::schema::{Schema, SchemaType, Type};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::{RefOr, Required};
 use utoipa::{Modify, OpenApi};
 
 use crate::routes::{admin, auth, health, login, me};
@@ -30,7 +33,7 @@ use crate::routes::{admin, auth, health, login, me};
         health::readyz,
         openapi_json,
     ),
-    modifiers(&SecuritySchemes),
+    modifiers(&SecuritySchemes, &OptionalBodies),
     tags(
         (name = "auth", description = "Register, log in, refresh, log out"),
         (name = "api", description = "The caller's own session and account (bearer token)"),
@@ -55,6 +58,52 @@ impl Modify for SecuritySchemes {
             SecurityScheme::Http(Http::new(HttpAuthScheme::Basic)),
         );
     }
+}
+
+/// An optional request body (`Option<T>` in an annotation) is one that may be *absent*:
+/// utoipa also declares it `null`, but a `null` body is not a JSON object and is refused
+/// with 400 `invalid_request` like any other non-object body. So the body stays optional
+/// and its schema is the object alone.
+struct OptionalBodies;
+
+impl Modify for OptionalBodies {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for operation in operations.into_iter().flatten() {
+                drop_null_body(operation);
+            }
+        }
+    }
+}
+
+fn drop_null_body(operation: &mut Operation) {
+    let Some(body) = operation.request_body.as_mut() else {
+        return;
+    };
+    if matches!(body.required, Some(Required::True)) {
+        return;
+    }
+    for content in body.content.values_mut() {
+        let Some(RefOr::T(Schema::OneOf(one_of))) = &mut content.schema else {
+            continue;
+        };
+        one_of.items.retain(|item| !is_null_type(item));
+        if one_of.items.len() == 1 {
+            content.schema = one_of.items.pop();
+        }
+    }
+}
+
+fn is_null_type(schema: &RefOr<Schema>) -> bool {
+    matches!(schema, RefOr::T(Schema::Object(object))
+        if matches!(object.schema_type, SchemaType::Type(Type::Null)))
 }
 
 /// The document, rendered once at start-up.

@@ -243,6 +243,7 @@ pub async fn build_state(settings: &Settings) -> anyhow::Result<AppState> {
             params: settings.password_hash_params()?,
             threads: settings.password_hash_concurrency,
             queue: settings.password_hash_queue,
+            nice: settings.password_hash_nice,
         }),
         keys: Arc::new(KeyRing::new(keys, settings)),
         jwks_cache_control: settings.jwks_cache_control(),

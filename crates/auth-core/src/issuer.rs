@@ -1,4 +1,4 @@
-use jsonwebtoken::{Header, encode};
+use jsonwebtoken::Header;
 use uuid::Uuid;
 
 use crate::{Claims, KeySet, unix_now};
@@ -78,7 +78,7 @@ impl TokenIssuer {
         let mut header = Header::new(key.algorithm().to_jwt());
         header.typ = Some(ACCESS_TOKEN_TYP.to_owned());
         header.kid = Some(key.kid().to_owned());
-        let token = encode(&header, &claims, key.encoding())?;
+        let token = key.sign(&header, &claims)?;
         Ok(IssuedAccessToken {
             token,
             claims,

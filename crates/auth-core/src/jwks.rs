@@ -141,7 +141,7 @@ fn usable_key(jwk: Jwk) -> Option<(String, VerificationKey)> {
 mod tests {
     use std::time::Duration;
 
-    use jsonwebtoken::{Header, encode};
+    use jsonwebtoken::Header;
     use rsa::pkcs8::{DecodePrivateKey, EncodePublicKey, LineEnding};
     use secrecy::{ExposeSecret, SecretString};
     use serde_json::{Value, json};
@@ -215,8 +215,7 @@ mod tests {
         let (_, key) = SigningKey::generate(Algorithm::EdDSA).unwrap();
         let keys = PublicKeys::from_jwks(&jwks_of(&[&key]), &config()).unwrap();
         let kid = key.kid().to_owned();
-        let sign =
-            |header: Header, claims: &Value| encode(&header, claims, key.encoding()).unwrap();
+        let sign = |header: Header, claims: &Value| key.sign(&header, claims).unwrap();
         let now = unix_now();
         let claims = json!({
             "iss": "authd", "aud": "api", "sub": Uuid::now_v7(), "sid": Uuid::now_v7(),

@@ -9,13 +9,15 @@ use hmac::{Hmac, Mac};
 use jsonwebtoken::jwk::{
     AlgorithmParameters, EllipticCurve, Jwk, JwkSet, PublicKeyUse, ThumbprintHash,
 };
-use jsonwebtoken::{DecodingKey, EncodingKey};
+use jsonwebtoken::{DecodingKey, EncodingKey, Header};
 use rand_core::OsRng;
 use rsa::pkcs8::{EncodePrivateKey, LineEnding};
 use secrecy::{ExposeSecret, SecretString};
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::VerifyError;
+use crate::signer::{Signer, rsa_from_pem};
 
 /// The signing algorithms authd knows (RFC 7518 §3.1, RFC 8037 §3.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -87,11 +89,11 @@ pub enum KeyError {
     Generation { alg: Algorithm, reason: String },
 }
 
-/// One key able to sign: its id, algorithm and the jsonwebtoken key material.
+/// One key able to sign: its id, algorithm, what signs with it and how to verify it.
 pub struct SigningKey {
     kid: String,
     alg: Algorithm,
-    encoding: EncodingKey,
+    signer: Signer,
     verification: VerificationKey,
 }
 
@@ -171,7 +173,7 @@ impl SigningKey {
         Ok(Self {
             kid,
             alg: Algorithm::HS256,
-            encoding: EncodingKey::from_secret(bytes),
+            signer: Signer::Jwt(EncodingKey::from_secret(bytes)),
             verification: VerificationKey {
                 alg: Algorithm::HS256,
                 decoding: DecodingKey::from_secret(bytes),
@@ -184,21 +186,34 @@ impl SigningKey {
         })
     }
 
-    /// An RS256, ES256 or EdDSA key from its PEM private key (PKCS#8, or PKCS#1/SEC1 where
-    /// jsonwebtoken reads them). The `kid` is the RFC 7638 thumbprint of the public JWK.
+    /// An RS256, ES256 or EdDSA key from its PEM private key (PKCS#8; also PKCS#1 for RSA
+    /// and SEC1 for P-256). The `kid` is the RFC 7638 thumbprint of the public JWK.
     pub fn from_pem(alg: Algorithm, pem: &[u8]) -> Result<Self, KeyError> {
         let invalid = |e: jsonwebtoken::errors::Error| KeyError::InvalidPem {
             alg,
             reason: e.to_string(),
         };
-        let encoding = match alg {
+        let from_encoding = |encoding: EncodingKey| {
+            let jwk = Jwk::from_encoding_key(&encoding, alg.to_jwt()).map_err(invalid)?;
+            Ok::<_, KeyError>((Signer::Jwt(encoding), jwk))
+        };
+        let (signer, mut jwk) = match alg {
             Algorithm::HS256 => return Err(KeyError::NotAsymmetric(alg)),
-            Algorithm::RS256 => EncodingKey::from_rsa_pem(pem),
-            Algorithm::ES256 => p256_pkcs8_der(pem).map(|der| EncodingKey::from_ec_der(&der)),
-            Algorithm::EdDSA => ed25519_pkcs8_v1_der(pem).map(|der| EncodingKey::from_ed_der(&der)),
-        }
-        .map_err(invalid)?;
-        let mut jwk = Jwk::from_encoding_key(&encoding, alg.to_jwt()).map_err(invalid)?;
+            Algorithm::RS256 => {
+                // The JWK is built from ring's public components: jsonwebtoken's would parse
+                // the private key with the `rsa` crate (see `crate::signer`).
+                let (signer, n, e) = rsa_from_pem(pem)?;
+                let public = DecodingKey::from_rsa_raw_components(&n, &e);
+                let jwk = Jwk::from_decoding_key(&public, Some(alg.to_jwt())).map_err(invalid)?;
+                (signer, jwk)
+            }
+            Algorithm::ES256 => from_encoding(EncodingKey::from_ec_der(
+                &p256_pkcs8_der(pem).map_err(invalid)?,
+            ))?,
+            Algorithm::EdDSA => from_encoding(EncodingKey::from_ed_der(
+                &ed25519_pkcs8_v1_der(pem).map_err(invalid)?,
+            ))?,
+        };
         check_key_parameters(alg, &jwk.algorithm)?;
         let kid = jwk.thumbprint(ThumbprintHash::SHA256).map_err(invalid)?;
         jwk.common.key_id = Some(kid.clone());
@@ -207,7 +222,7 @@ impl SigningKey {
         Ok(Self {
             kid,
             alg,
-            encoding,
+            signer,
             verification: VerificationKey {
                 alg,
                 decoding,
@@ -219,6 +234,12 @@ impl SigningKey {
 
     /// A new random RS256 (2048-bit), ES256 (P-256) or EdDSA (Ed25519) key, with its
     /// PKCS#8 PEM to store.
+    ///
+    /// RSA keys are generated with the `rsa` crate (ring cannot generate them), which then
+    /// never touches them again: signing is ring's (see `crate::signer`). Generation runs
+    /// once, on the operator's machine (`authd keys generate`) or at a first start, on no
+    /// input from anyone, which is outside what RUSTSEC-2023-0071 is about: a private-key
+    /// operation repeated on attacker-chosen input while its timing is watched.
     pub fn generate(alg: Algorithm) -> Result<(SecretString, Self), KeyError> {
         let failed = |reason: String| KeyError::Generation { alg, reason };
         let pem = match alg {
@@ -248,8 +269,28 @@ impl SigningKey {
         self.alg
     }
 
-    pub(crate) fn encoding(&self) -> &EncodingKey {
-        &self.encoding
+    #[cfg(test)]
+    pub(crate) fn signer(&self) -> &Signer {
+        &self.signer
+    }
+
+    /// The compact JWS (RFC 7515 §7.1) of `claims` under `header`, signed with this key.
+    /// The header must name this key's algorithm.
+    pub(crate) fn sign<T: Serialize>(
+        &self,
+        header: &Header,
+        claims: &T,
+    ) -> Result<String, jsonwebtoken::errors::Error> {
+        if header.alg != self.alg.to_jwt() {
+            return Err(jsonwebtoken::errors::ErrorKind::InvalidAlgorithm.into());
+        }
+        let mut token = URL_SAFE_NO_PAD.encode(serde_json::to_vec(header)?);
+        token.push('.');
+        URL_SAFE_NO_PAD.encode_string(serde_json::to_vec(claims)?, &mut token);
+        let signature = self.signer.sign(self.alg, token.as_bytes())?;
+        token.push('.');
+        token.push_str(&signature);
+        Ok(token)
     }
 }
 

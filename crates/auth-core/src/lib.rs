@@ -16,6 +16,7 @@ mod keys;
 mod refresh;
 mod remote;
 mod revoked;
+mod signer;
 pub mod verifier;
 
 pub use claims::Claims;

@@ -24,6 +24,11 @@ pub struct HasherOptions {
     pub params: Params,
     pub threads: usize,
     pub queue: usize,
+    /// Nice levels the hashing threads run below the thread that creates them (Linux; the
+    /// result is capped at 19, the lowest priority; 0: the same priority). Under a login
+    /// flood the scheduler then gives the cores to the HTTP workers first, so token checks
+    /// keep their latency while hashing takes what is left.
+    pub nice: u8,
 }
 
 /// Argon2id hashing off the async workers, on `threads` dedicated threads fed by a bounded
@@ -99,9 +104,15 @@ impl PasswordHasher {
             let receiver = receiver.clone();
             // A thread that cannot be spawned leaves fewer workers; the queue still bounds
             // the backlog, and with none at all every job fails rather than hangs.
+            let nice = options.nice;
             let spawned = std::thread::Builder::new()
                 .name(format!("argon2-{i}"))
-                .spawn(move || run_jobs(&receiver, usual));
+                .spawn(move || {
+                    if let Err(e) = lower_priority(nice) {
+                        tracing::warn!(error = %e, nice, "cannot lower a password hashing thread's priority");
+                    }
+                    run_jobs(&receiver, usual)
+                });
             if let Err(e) = spawned {
                 tracing::error!(error = %e, "cannot start a password hashing thread");
             }
@@ -302,6 +313,39 @@ fn verify_in(workspace: &mut Workspace, password: &[u8], stored: &str) -> anyhow
     Ok(bool::from(out.ct_eq(expected)))
 }
 
+/// Lowers the calling thread's scheduling priority by `increment` nice levels, capped at
+/// 19. On Linux the nice value belongs to each thread, not to the process (setpriority(2),
+/// BUGS: "the nice value is a per-thread attribute"), so the thread's own id changes this
+/// thread only; raising a nice value needs no privilege.
+#[cfg(target_os = "linux")]
+fn lower_priority(increment: u8) -> std::io::Result<()> {
+    if increment == 0 {
+        return Ok(());
+    }
+    // SAFETY: gettid, getpriority and setpriority take plain integers and touch no memory
+    // of ours; errno is this thread's own.
+    unsafe {
+        let tid = libc::gettid() as libc::id_t;
+        // getpriority may return -1 as a nice value: only errno tells a failure apart.
+        *libc::__errno_location() = 0;
+        let current = libc::getpriority(libc::PRIO_PROCESS, tid);
+        if current == -1 && *libc::__errno_location() != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let lowered = (current + i32::from(increment)).min(19);
+        if libc::setpriority(libc::PRIO_PROCESS, tid, lowered) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// Elsewhere the hashing threads keep the priority they are born with.
+#[cfg(not(target_os = "linux"))]
+fn lower_priority(_increment: u8) -> std::io::Result<()> {
+    Ok(())
+}
+
 /// A hashing thread: takes jobs until every sender is gone, lending each its working
 /// memory. A job that panics loses only itself (its requester sees the job lost), not the
 /// thread.
@@ -338,6 +382,7 @@ mod tests {
             params: cheap(),
             threads,
             queue,
+            nice: 0,
         })
     }
 
@@ -414,6 +459,7 @@ mod tests {
             params: Params::new(2048, 1, 1, None).unwrap(),
             threads: 1,
             queue: 1,
+            nice: 0,
         });
         assert!(current.needs_rehash(&old));
         // Verification uses the stored parameters, so the old hash still verifies.
@@ -602,5 +648,44 @@ mod tests {
         let lost = h.run::<()>(|_| panic!("boom")).await;
         assert!(matches!(lost, Err(StoreError::Unexpected(_))));
         h.hash(SecretString::from("still working")).await.unwrap();
+    }
+
+    /// The calling thread's nice value, as the kernel reports it (field 19 of
+    /// /proc/thread-self/stat, proc(5)); read independently of how it was set.
+    #[cfg(target_os = "linux")]
+    fn thread_nice() -> i32 {
+        let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
+        // Fields after the command name (which may hold spaces) start at field 3.
+        let after_name = &stat[stat.rfind(')').unwrap() + 1..];
+        after_name
+            .split_whitespace()
+            .nth(19 - 3)
+            .unwrap()
+            .parse()
+            .unwrap()
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn hashing_threads_run_at_the_configured_niceness() {
+        // A hashing thread starts at its creator's nice value (this thread's).
+        let base = thread_nice();
+        for (nice, expected) in [(0, base), (7, (base + 7).min(19)), (19, 19)] {
+            let h = PasswordHasher::new(HasherOptions {
+                params: cheap(),
+                threads: 2,
+                queue: 2,
+                nice,
+            });
+            for _ in 0..4 {
+                let seen = h.run(|_| Ok(thread_nice())).await.unwrap();
+                assert_eq!(seen, expected, "PASSWORD_HASH_NICE {nice} from nice {base}");
+            }
+        }
+        assert_eq!(
+            thread_nice(),
+            base,
+            "the caller's own priority is left alone"
+        );
     }
 }

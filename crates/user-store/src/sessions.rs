@@ -103,10 +103,13 @@ const INSERT_REFRESH_TOKEN: &str = "INSERT INTO refresh_tokens (id, session_id, 
 // COMMITTED re-reads a locked row's newest version): either way no session is opened on
 // state that a change has already replaced, and a session committed first is one the
 // change's revocation, a later statement, sees and revokes.
-const LOCK_USER_SQLITE: &str = "SELECT id, username, roles, disabled, created_at, password_hash \
-                                FROM users WHERE id = $1";
-const LOCK_USER_POSTGRES: &str = "SELECT id, username, roles, disabled, created_at, password_hash \
-                                  FROM users WHERE id = $1 FOR SHARE";
+macro_rules! lock_user {
+    () => {
+        "SELECT id, username, roles, disabled, created_at, password_hash FROM users WHERE id = $1"
+    };
+}
+const LOCK_USER_SQLITE: &str = lock_user!();
+const LOCK_USER_POSTGRES: &str = concat!(lock_user!(), " FOR SHARE");
 
 impl Store {
     /// Opens a session for `user_id` with its first refresh token, only if the user's
@@ -175,24 +178,22 @@ impl Store {
         refresh_ttl: Duration,
         grace: Duration,
     ) -> Result<Rotation, StoreError> {
-        const FIND: &str = "SELECT rt.session_id, rt.secret_hash, rt.expires_at AS token_expires_at, rt.spent_at, \
-                s.revoked_at AS session_revoked_at, s.expires_at AS session_expires_at, \
-                u.id, u.username, u.roles, u.disabled, u.created_at \
-             FROM refresh_tokens rt \
-             JOIN sessions s ON s.id = rt.session_id \
-             JOIN users u ON u.id = s.user_id \
-             WHERE rt.id = $1";
+        macro_rules! find {
+            () => {
+                "SELECT rt.session_id, rt.secret_hash, rt.expires_at AS token_expires_at, rt.spent_at, \
+                    s.revoked_at AS session_revoked_at, s.expires_at AS session_expires_at, \
+                    u.id, u.username, u.roles, u.disabled, u.created_at \
+                 FROM refresh_tokens rt \
+                 JOIN sessions s ON s.id = rt.session_id \
+                 JOIN users u ON u.id = s.user_id \
+                 WHERE rt.id = $1"
+            };
+        }
+        const FIND: &str = find!();
         // The token row waits for a concurrent rotation of it; the user row, as in
         // `open_session`, for a concurrent change of the user (always locked in the
         // order user, then sessions, as the changes do: no deadlock).
-        const FIND_POSTGRES: &str = "SELECT rt.session_id, rt.secret_hash, rt.expires_at AS token_expires_at, rt.spent_at, \
-                s.revoked_at AS session_revoked_at, s.expires_at AS session_expires_at, \
-                u.id, u.username, u.roles, u.disabled, u.created_at \
-             FROM refresh_tokens rt \
-             JOIN sessions s ON s.id = rt.session_id \
-             JOIN users u ON u.id = s.user_id \
-             WHERE rt.id = $1 \
-             FOR UPDATE OF rt FOR SHARE OF u";
+        const FIND_POSTGRES: &str = concat!(find!(), " FOR UPDATE OF rt FOR SHARE OF u");
         const SPEND: &str =
             "UPDATE refresh_tokens SET spent_at = $1 WHERE id = $2 AND spent_at IS NULL";
         const SPENT_AT: &str = "SELECT spent_at FROM refresh_tokens WHERE id = $1";

@@ -9,6 +9,10 @@ use actix_web::{HttpMessage, HttpResponse, web};
 use auth_core::Claims;
 use serde::{Deserialize, Serialize};
 use user_store::{RevocationReason, User, UserChange};
+use utoipa::openapi::schema::{
+    AnyOfBuilder, Array, ArrayBuilder, KnownFormat, ObjectBuilder, Schema, SchemaFormat,
+    SchemaType, Type,
+};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
@@ -42,11 +46,31 @@ pub async fn require_admin(
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// Users per page, 1 to 200 (default 50).
-    #[param(value_type = Option<u32>)]
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 200)]
     limit: Option<String>,
-    /// The `next` of the previous page.
-    #[param(value_type = Option<String>, format = Uuid)]
+    /// The `next` of the previous page; empty or absent for the first page.
+    #[param(schema_with = after_param)]
     after: Option<String>,
+}
+
+/// `after` in the document: a user id, or empty (as `list_users` reads it).
+fn after_param() -> Schema {
+    AnyOfBuilder::new()
+        .description(Some(
+            "The `next` of the previous page; empty or absent for the first page.",
+        ))
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid))),
+        )
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .max_length(Some(0)),
+        )
+        .build()
+        .into()
 }
 
 /// A page of users; `next` is the `after` of the following page, `null` on the last.
@@ -68,6 +92,7 @@ pub const MAX_PAGE: u32 = 200;
         (status = 400, description = "`invalid_request`: a bad `limit` or `after`", body = ErrorBody),
         (status = 401, description = "`invalid_token`", body = ErrorBody),
         (status = 403, description = "`insufficient_scope`: the token lacks the admin role", body = ErrorBody),
+        (status = 503, description = "`unavailable`", body = ErrorBody),
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn list_users(
@@ -104,11 +129,48 @@ pub async fn list_users(
 #[serde(deny_unknown_fields)]
 pub struct UserPatch {
     disabled: Option<bool>,
+    #[schema(schema_with = role_list)]
     roles: Option<Vec<String>>,
 }
 
 pub const MAX_ROLES: usize = 32;
 pub const MAX_ROLE_CHARS: usize = 64;
+
+/// The characters a role may not contain, as [`check_roles`] refuses them: whitespace
+/// (Unicode `White_Space`) and control characters (`Cc`). A test checks the two agree.
+const ROLE_REFUSED: [(char, char); 8] = [
+    ('\u{0}', ' '),
+    ('\u{7f}', '\u{a0}'),
+    ('\u{1680}', '\u{1680}'),
+    ('\u{2000}', '\u{200a}'),
+    ('\u{2028}', '\u{2029}'),
+    ('\u{202f}', '\u{202f}'),
+    ('\u{205f}', '\u{205f}'),
+    ('\u{3000}', '\u{3000}'),
+];
+
+/// `roles` in the document: what [`check_roles`] accepts, so that a client (or a fuzzer)
+/// can tell a valid list without asking.
+fn role_list() -> Array {
+    let refused: String = ROLE_REFUSED
+        .iter()
+        .map(|&(from, to)| format!("\\u{:04x}-\\u{:04x}", u32::from(from), u32::from(to)))
+        .collect();
+    let role = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .min_length(Some(1))
+        .max_length(Some(MAX_ROLE_CHARS))
+        .pattern(Some(format!("^[^{refused}]+$")));
+    ArrayBuilder::new()
+        .description(Some(format!(
+            "The user's roles become exactly these: at most {MAX_ROLES}, each 1 to \
+             {MAX_ROLE_CHARS} characters without whitespace or control characters."
+        )))
+        .schema_type(SchemaType::from_iter([Type::Array, Type::Null]))
+        .items(role)
+        .max_items(Some(MAX_ROLES))
+        .build()
+}
 
 /// `PATCH /api/admin/users/{id}`: roles and the disabled flag. Disabling revokes every
 /// session of the user, access tokens included.
@@ -121,6 +183,10 @@ pub const MAX_ROLE_CHARS: usize = 64;
         (status = 401, description = "`invalid_token`", body = ErrorBody),
         (status = 403, description = "`insufficient_scope`", body = ErrorBody),
         (status = 404, description = "`not_found`: no such user", body = ErrorBody),
+        (status = 408, description = "`request_timeout`: the body did not arrive within `REQUEST_BODY_TIMEOUT`", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`: not JSON", body = ErrorBody),
+        (status = 503, description = "`unavailable`", body = ErrorBody),
     ))]
 #[tracing::instrument(skip_all, fields(user_id = %id))]
 pub async fn update_user(
@@ -165,6 +231,7 @@ pub async fn update_user(
         (status = 401, description = "`invalid_token`", body = ErrorBody),
         (status = 403, description = "`insufficient_scope`", body = ErrorBody),
         (status = 404, description = "`not_found`: no such user", body = ErrorBody),
+        (status = 503, description = "`unavailable`", body = ErrorBody),
     ))]
 #[tracing::instrument(skip_all, fields(user_id = %id))]
 pub async fn revoke_sessions(
@@ -210,4 +277,24 @@ pub fn check_roles(roles: &[String]) -> Result<(), ApiError> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_documented_role_pattern_refuses_exactly_what_check_roles_refuses() {
+        for c in (0..=u32::from(char::MAX)).filter_map(char::from_u32) {
+            let listed = ROLE_REFUSED
+                .iter()
+                .any(|&(from, to)| (from..=to).contains(&c));
+            assert_eq!(
+                listed,
+                check_roles(&[c.to_string()]).is_err(),
+                "U+{:04X}",
+                u32::from(c)
+            );
+        }
+    }
 }

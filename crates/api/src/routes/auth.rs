@@ -7,7 +7,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use auth_core::Claims;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
-use user_store::{RevocationReason, User, Username};
+use user_store::{RevocationReason, User, Username, UsernameError};
 use utoipa::ToSchema;
 
 use crate::accounts::{self, Tokens};
@@ -17,10 +17,12 @@ use crate::state::AppState;
 
 #[derive(Deserialize, ToSchema)]
 pub struct Credentials {
-    /// 3 to 64 characters; compared case-insensitively after NFKC.
+    /// 3 to 64 characters as sent, and again once trimmed and NFKC-normalised; no control
+    /// characters; compared case-insensitively.
+    #[schema(min_length = 3, max_length = 64)]
     pub username: String,
     /// 8 to 128 characters; on registration, rated by a strength estimate.
-    #[schema(value_type = String, format = Password)]
+    #[schema(value_type = String, format = Password, min_length = 8, max_length = 128)]
     pub password: SecretString,
 }
 
@@ -41,7 +43,9 @@ pub struct TokenPair {
         (status = 400, description = "`invalid_request`, `invalid_username` or `weak_password`", body = ErrorBody),
         (status = 403, description = "`signup_disabled`", body = ErrorBody),
         (status = 409, description = "`username_taken`", body = ErrorBody),
-        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
+        (status = 408, description = "`request_timeout`: the body did not arrive within `REQUEST_BODY_TIMEOUT`", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`: not JSON", body = ErrorBody),
         (status = 429, description = "`too_many_attempts`: too many registrations from this address; see `Retry-After`", body = ErrorBody,
             headers(("Retry-After" = u64, description = "Seconds to wait"))),
         (status = 503, description = "`unavailable`: retry after `Retry-After`", body = ErrorBody),
@@ -85,6 +89,13 @@ pub async fn create_user(
     password: SecretString,
     roles: &[String],
 ) -> Result<User, ApiError> {
+    // The bounds hold for the name as sent too, as the OpenAPI document states them (JSON
+    // Schema counts the characters sent): trimming would otherwise admit any amount of
+    // surrounding whitespace, and NFKC turns one character such as U+3300 into four.
+    let sent = username.chars().count();
+    if !(Username::MIN_CHARS..=Username::MAX_CHARS).contains(&sent) {
+        return Err(UsernameError::Length.into());
+    }
     let username = Username::parse(username)?;
     let hash = state.hasher.hash_new(password, username.as_str()).await?;
     let user = state.store.create_user(&username, &hash, roles).await?;
@@ -105,6 +116,9 @@ pub struct RefreshRequest {
         (status = 200, description = "A new token pair", body = TokenPair),
         (status = 400, description = "`invalid_request`", body = ErrorBody),
         (status = 401, description = "`invalid_grant`: unknown, expired, revoked or reused", body = ErrorBody),
+        (status = 408, description = "`request_timeout`: the body did not arrive within `REQUEST_BODY_TIMEOUT`", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`: not JSON", body = ErrorBody),
         (status = 503, description = "`unavailable`", body = ErrorBody),
     ))]
 #[tracing::instrument(skip_all)]
@@ -140,6 +154,9 @@ pub struct LogoutRequest {
         (status = 204, description = "Logged out"),
         (status = 400, description = "`invalid_request`", body = ErrorBody),
         (status = 401, description = "`invalid_token`", body = ErrorBody),
+        (status = 408, description = "`request_timeout`: the body did not arrive within `REQUEST_BODY_TIMEOUT`", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`: not JSON", body = ErrorBody),
         (status = 503, description = "`unavailable`", body = ErrorBody),
     ))]
 #[tracing::instrument(skip_all)]

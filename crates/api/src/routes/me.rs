@@ -69,7 +69,8 @@ pub async fn me(
 pub struct PasswordChange {
     #[schema(value_type = String, format = Password)]
     current_password: SecretString,
-    #[schema(value_type = String, format = Password)]
+    /// 8 to 128 characters, rated by a strength estimate.
+    #[schema(value_type = String, format = Password, min_length = 8, max_length = 128)]
     new_password: SecretString,
 }
 
@@ -80,6 +81,9 @@ pub struct PasswordChange {
         (status = 204, description = "Changed; every session of the user is revoked"),
         (status = 400, description = "`invalid_request` or `weak_password`", body = ErrorBody),
         (status = 401, description = "`invalid_token`, or `invalid_credentials` for a wrong current password", body = ErrorBody),
+        (status = 408, description = "`request_timeout`: the body did not arrive within `REQUEST_BODY_TIMEOUT`", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`: not JSON", body = ErrorBody),
         (status = 429, description = "`too_many_attempts`: wrong passwords count against the login throttle; see `Retry-After`", body = ErrorBody,
             headers(("Retry-After" = u64, description = "Seconds to wait"))),
         (status = 503, description = "`unavailable`", body = ErrorBody),

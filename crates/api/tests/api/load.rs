@@ -1,6 +1,6 @@
 //! Under a login flood the argon2 queue stays bounded: what does not fit is refused at
 //! once with 503 and `Retry-After`, token checks keep being served, and the service is
-//! fine afterwards.
+//! fine afterwards; the hashing threads run at a lower priority than the HTTP workers.
 
 use futures::future::join_all;
 use reqwest::StatusCode;
@@ -79,4 +79,47 @@ db_tests! {
         assert_eq!(current.me(&tokens.access).await.status(), StatusCode::OK);
         assert_error(current.login("alice", "not the password at all").await, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
     }
+}
+
+/// A thread's nice value and name from /proc (proc(5): field 19 of `stat`, and `comm`).
+#[cfg(target_os = "linux")]
+fn nice_and_name(task: &std::path::Path) -> Option<(i32, String)> {
+    let stat = std::fs::read_to_string(task.join("stat")).ok()?;
+    let name = std::fs::read_to_string(task.join("comm")).ok()?;
+    // Fields after the command name (which may hold spaces) start at field 3.
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    let nice = after_name.split_whitespace().nth(19 - 3)?.parse().ok()?;
+    Some((nice, name.trim().to_owned()))
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn the_hashing_threads_run_ten_nice_levels_below_the_rest_by_default() {
+    let store = crate::process::ProcessStore::new(Db::Sqlite).await;
+    let server = store.start(&[("PASSWORD_HASH_CONCURRENCY", "2")]).await;
+    let proc_dir = std::path::PathBuf::from(format!("/proc/{}", server.pid()));
+    let (base, _) = nice_and_name(&proc_dir).expect("the process's own stat");
+    let threads: Vec<(i32, String)> = std::fs::read_dir(proc_dir.join("task"))
+        .expect("the process's threads")
+        .filter_map(|task| nice_and_name(&task.ok()?.path()))
+        .collect();
+    let hashing: Vec<i32> = threads
+        .iter()
+        .filter(|(_, name)| name.starts_with("argon2-"))
+        .map(|(nice, _)| *nice)
+        .collect();
+    assert_eq!(hashing, vec![(base + 10).min(19); 2], "{threads:?}");
+    assert!(
+        threads
+            .iter()
+            .filter(|(_, name)| !name.starts_with("argon2-"))
+            .all(|(nice, _)| *nice == base),
+        "every other thread keeps the process's priority: {threads:?}"
+    );
+    // Hashing still works at that priority.
+    server.create_user("alice").await;
+    assert_eq!(
+        server.login("alice", PASSWORD).await.status(),
+        StatusCode::OK
+    );
 }

@@ -82,7 +82,7 @@ db_tests! {
             assert_eq!(server.session(forged).await.status(), StatusCode::UNAUTHORIZED);
         }
         for _ in 0..10 {
-            assert_eq!(server.login("alice", "a wrong guess at the password").await.status().is_client_error(), true);
+            assert!(server.login("alice", "a wrong guess at the password").await.status().is_client_error());
             assert_eq!(server.refresh("not a refresh token").await.status(), StatusCode::UNAUTHORIZED);
             assert_eq!(server.get_with_token("/nowhere", forged).await.status(), StatusCode::NOT_FOUND);
             assert_eq!(server.post_json("/auth/register", &json!({"username": 1})).await.status(), StatusCode::BAD_REQUEST);

@@ -185,6 +185,11 @@ impl Server {
         .unwrap()
     }
 
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Everything it has logged so far.
     pub fn log(&self) -> String {
         self.log.lock().unwrap().clone()

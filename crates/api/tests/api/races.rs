@@ -4,7 +4,7 @@
 //! in a loop while the change is made, then checks every session they were given.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use futures::future::join_all;
@@ -17,10 +17,16 @@ const NEW_PASSWORD: &str = "an entirely different passphrase";
 
 /// Four clients logging `username` in with [`PASSWORD`] until `stop` (at most 400 tries
 /// each, 30 s in all); the tokens of every login that succeeded.
-async fn keep_logging_in(app: &TestApp, username: &str, stop: Arc<AtomicBool>) -> Vec<Tokens> {
+async fn keep_logging_in(
+    app: &TestApp,
+    username: &str,
+    stop: Arc<AtomicBool>,
+    succeeded: Arc<AtomicUsize>,
+) -> Vec<Tokens> {
     let started = Instant::now();
     let client = |_| {
         let stop = stop.clone();
+        let succeeded = succeeded.clone();
         async move {
             let mut got = Vec::new();
             for _ in 0..400 {
@@ -29,7 +35,10 @@ async fn keep_logging_in(app: &TestApp, username: &str, stop: Arc<AtomicBool>) -
                 }
                 let response = app.login(username, PASSWORD).await;
                 match response.status() {
-                    StatusCode::OK => got.push(Tokens::from_body(&response.json().await.unwrap())),
+                    StatusCode::OK => {
+                        got.push(Tokens::from_body(&response.json().await.unwrap()));
+                        succeeded.fetch_add(1, Ordering::SeqCst);
+                    }
                     StatusCode::UNAUTHORIZED
                     | StatusCode::FORBIDDEN
                     | StatusCode::TOO_MANY_REQUESTS => {}
@@ -54,10 +63,15 @@ where
     Fut: std::future::Future<Output = ()>,
 {
     let stop = Arc::new(AtomicBool::new(false));
-    let (sessions, ()) = tokio::join!(keep_logging_in(app, username, stop.clone()), async {
-        // Let the logins get going, so that some are between their password check and
-        // their session when the change lands.
-        tokio::time::sleep(Duration::from_millis(300)).await;
+    let succeeded = Arc::new(AtomicUsize::new(0));
+    let logins = keep_logging_in(app, username, stop.clone(), succeeded.clone());
+    let (sessions, ()) = tokio::join!(logins, async {
+        // Let the logins get going (however slow the machine), so that some are between
+        // their password check and their session when the change lands.
+        let started = Instant::now();
+        while succeeded.load(Ordering::SeqCst) < 4 && started.elapsed() < Duration::from_secs(20) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         change().await;
         // Logins in flight when the change was answered finish within this.
         tokio::time::sleep(Duration::from_millis(500)).await;

@@ -47,6 +47,53 @@ db_tests! {
         app.create_user(&"é".repeat(64)).await;
     }
 
+    async fn names_that_look_like_another_through_invisible_characters_are_refused(db: Db) {
+        let app = spawn_app(db).await;
+        app.create_user("victim2").await;
+        // Format characters (Cf) and default-ignorable code points, at either end or inside:
+        // each would otherwise be an account of its own that displays as `victim2`.
+        let look_alikes = [
+            "victim2\u{200b}",
+            "\u{202e}victim2",
+            "victim2\u{ad}",
+            "vic\u{200d}tim2",
+            "victim2\u{2060}",
+            "\u{feff}victim2",
+            "victim2\u{fe0f}",
+            "victim2\u{e0001}",
+            "victim2\u{e0100}",
+            "\u{3164}victim2",
+            "victim2\u{ffa0}",
+            "victim2\u{115f}",
+            "vic\u{34f}tim2",
+            "victim2\u{180e}",
+            "victim2\u{2066}",
+        ];
+        for name in look_alikes {
+            let response = app.register(name, PASSWORD).await;
+            let body = assert_error(response, StatusCode::BAD_REQUEST, "invalid_username").await;
+            assert!(body["error_description"].as_str().unwrap().contains("invisible"), "{body}");
+        }
+        // Such a name cannot exist, so logging in with it is an unknown user: 401, never
+        // `victim2`'s session, never a 400 that would tell the name apart.
+        for name in look_alikes {
+            let response = app.login(name, PASSWORD).await;
+            assert_error(response, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
+        }
+        app.tokens("victim2").await;
+    }
+
+    async fn usernames_are_bounded_as_sent_as_well_as_once_normalised(db: Db) {
+        let app = spawn_app(db).await;
+        // 65 characters sent, 64 once trimmed; one character sent, four after NFKC.
+        let padded = format!(" {}", "a".repeat(64));
+        for name in [padded.as_str(), "\u{3300}"] {
+            let response = app.register(name, PASSWORD).await;
+            assert_error(response, StatusCode::BAD_REQUEST, "invalid_username").await;
+        }
+        app.create_user(&format!(" {} ", "b".repeat(62))).await;
+    }
+
     async fn weak_passwords_get_weak_password_with_a_reason(db: Db) {
         let app = spawn_app(db).await;
         let long = "Ab1!".repeat(33);

@@ -42,6 +42,9 @@ def main():
              "server, PostgreSQL and the wrk runs of the scenario used (median over the wrk runs; "
              "‡ above 0.15 of a core: a disturbed run, its figures are worse than the machine can "
              "do); not shown for the flood itself, whose \"other\" holds the /api/session wrk.\n"]
+    m = runs[0][2]["meta"].get("machine", {})
+    lines.append(f"- machine: {m.get('nproc')} cores ({m.get('cpu')}), Linux {m.get('kernel')}; the runs "
+                 "in the order given on the command line: " + ", ".join(label for label, _, _ in runs))
     for label in labels:
         first = next(r for l, _, r in runs if l == label)
         v = first["meta"].get("versions", {})

@@ -375,9 +375,10 @@ def distinct_section(results):
         per_cpu = f"{r['ratio_to_predicted_per_cpu']:.2f}" if "ratio_to_predicted_per_cpu" in r else "–"
         out.append(f"| {alg} | {fmt_rps(r['rps'])}/s{mark} | {fmt_ms(r['p99_ms'])} ms | {fmt_rps(r['ceiling_rps'])}/s | "
                    f"{r['ratio_to_ceiling']:.2f} | {r['t_http_us']:.2f} µs | {pred} | {cpu} | {per_cpu} |")
-    out.append("\n‡: the distinct run or its ceiling was disturbed (other processes used more than "
-               f"{DISTURBED_CORES} of a core): the rate columns are then unreliable; the CPU columns "
-               "much less so (contention still slows each instruction).")
+    if any(r["disturbed"] for r in d.values()):
+        out.append("\n‡: the distinct run or its ceiling was disturbed (other processes used more than "
+                   f"{DISTURBED_CORES} of a core): the rate columns are then unreliable; the CPU columns "
+                   "much less so (contention still slows each instruction).")
     c = results.get("criterion_verify")
     if c:
         out.append(f"\nt_verify: criterion medians, `cargo bench -p auth-core --bench tokens -- {c.get('args', '')} "

@@ -2,7 +2,7 @@
 //! start-up and the command line.
 
 pub mod accounts;
-pub mod auth;
+pub mod bearer;
 pub mod cli;
 pub mod client_address;
 pub mod config;
@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod purge;
 pub mod rate_limit;
+pub mod request_id;
 pub mod routes;
 pub mod signing;
 pub mod startup;

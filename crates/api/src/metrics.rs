@@ -8,19 +8,14 @@ use std::time::{Duration, Instant};
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
-use actix_web::{HttpMessage, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
 };
 
 use crate::state::AppState;
-use crate::telemetry::RequestIdValue;
-
-/// The response header that echoes the request id (also in every log line of the request).
-pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
 
 /// How a login ended.
 #[derive(Debug, Clone, Copy)]
@@ -160,9 +155,9 @@ impl Metrics {
     /// The exposition text, with the gauges read now.
     pub fn render(&self, state: &AppState) -> String {
         self.hash_queue
-            .set(i64::try_from(state.hasher.waiting()).unwrap_or(i64::MAX));
+            .set(i64::try_from(state.accounts.users.hasher.waiting()).unwrap_or(i64::MAX));
         self.revoked_sessions
-            .set(i64::try_from(state.revoked.len()).unwrap_or(i64::MAX));
+            .set(i64::try_from(state.accounts.sessions.revoked().len()).unwrap_or(i64::MAX));
         let mut text = String::new();
         if let Err(e) = TextEncoder::new().encode_utf8(&self.registry.gather(), &mut text) {
             tracing::error!(error = %e, "cannot encode metrics");
@@ -194,9 +189,9 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
 }
 
 /// Around every request, inside the tracing span: counts it by method, route pattern (never
-/// the raw path, which would let clients create series) and status, with its latency; and
-/// echoes the request id in `X-Request-Id`. Runs before routing, so it only reads the
-/// request (holding a clone of it would stop the router from filling in path parameters).
+/// the raw path, which would let clients create series) and status, with its latency. Runs
+/// before routing, so it only reads the request (holding a clone of it would stop the
+/// router from filling in path parameters).
 pub async fn observe(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -204,7 +199,6 @@ pub async fn observe(
     let started = Instant::now();
     let method = req.method().clone();
     let route = req.match_pattern();
-    let request_id = req.extensions().get::<RequestIdValue>().cloned();
     let state = req.app_data::<web::Data<AppState>>().cloned();
     let outcome = next.call(req).await;
     let status = match &outcome {
@@ -219,13 +213,5 @@ pub async fn observe(
             started.elapsed(),
         );
     }
-    // A middleware's error (the request deadline) becomes a response only outside every
-    // middleware, where this header cannot be added; every other answer carries it.
-    let mut response = outcome?.map_into_boxed_body();
-    if let Some(id) = request_id
-        && let Ok(value) = HeaderValue::from_str(&id.0)
-    {
-        response.headers_mut().insert(REQUEST_ID_HEADER, value);
-    }
-    Ok(response)
+    Ok(outcome?.map_into_boxed_body())
 }

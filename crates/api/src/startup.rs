@@ -12,7 +12,7 @@ use actix_web_httpauth::middleware::HttpAuthentication;
 use anyhow::Context;
 use std::sync::Arc;
 
-use auth_core::{Algorithm, RevokedSessions};
+use auth_core::{Algorithm, RefreshChainKey, RevokedSessions};
 use secrecy::ExposeSecret;
 use tokio::task::JoinHandle;
 use tracing_actix_web::TracingLogger;
@@ -20,7 +20,8 @@ use user_store::{
     HasherOptions, PasswordHasher, Store, StoreOptions, ThrottlePolicy, spawn_revocation_feed,
 };
 
-use crate::auth::validate_bearer;
+use crate::accounts::{Accounts, Policy, Sessions, Users};
+use crate::bearer::validate_bearer;
 use crate::config::Settings;
 use crate::error::{ApiError, render_non_json_errors};
 use crate::keyring::{KeyRing, spawn_key_reload};
@@ -28,7 +29,8 @@ use crate::metrics::{self, Metrics, observe};
 use crate::openapi::{self, OpenApiJson};
 use crate::purge::{purge_policy, spawn_purge};
 use crate::rate_limit::AddressRateLimiter;
-use crate::routes::{admin, auth, health, login, me};
+use crate::request_id::echo_request_id;
+use crate::routes::{admin, auth, health, jwks, login, me};
 use crate::signing::{ensure_data_dir, hs256_secret, load_key_set};
 use crate::state::AppState;
 use crate::telemetry::RequestSpan;
@@ -69,31 +71,32 @@ impl Application {
             .port();
         let state = build_state(&settings).await?;
 
+        let accounts = &state.accounts;
+        let store = accounts.users.store.clone();
         let mut background = spawn_revocation_feed(
-            state.store.clone(),
-            state.revoked.clone(),
-            state.revocation_retention,
+            store.clone(),
+            accounts.sessions.revoked().clone(),
+            accounts.sessions.retention(),
             settings.revocation_poll_interval,
         )
         .await
         .context("loading revoked sessions")?;
         if settings.jwt_algorithm != Algorithm::HS256 {
             background.push(spawn_key_reload(
-                state.store.clone(),
-                state.keys.clone(),
+                store.clone(),
+                accounts.keys.clone(),
                 settings.jwt_algorithm,
                 settings.token_retention(),
                 settings.key_reload_interval,
             ));
         }
         background.push(spawn_purge(
-            state.store.clone(),
-            purge_policy(&state),
+            store.clone(),
+            purge_policy(accounts),
             state.metrics.clone(),
             settings.purge_interval,
         ));
 
-        let store = state.store.clone();
         let state = web::Data::new(state);
         let openapi =
             web::Data::new(OpenApiJson::render().context("rendering the OpenAPI document")?);
@@ -119,6 +122,7 @@ impl Application {
                 .wrap(Condition::new(!cors.is_empty(), cors.middleware()))
                 .wrap(ErrorHandlers::new().default_handler(render_non_json_errors))
                 .wrap(from_fn(observe))
+                .wrap(from_fn(echo_request_id))
                 .wrap(TracingLogger::<RequestSpan>::new())
                 .app_data(state.clone())
                 .app_data(openapi.clone())
@@ -222,7 +226,8 @@ fn metrics_server(
     Ok((port, server))
 }
 
-/// Everything the handlers share. Also used by the CLI, which needs the store and hasher.
+/// Everything the handlers share: the store, the keys (generated on first start when none
+/// is configured), the hasher, the policy, the metrics.
 pub async fn build_state(settings: &Settings) -> anyhow::Result<AppState> {
     ensure_data_dir(&settings.data_dir)?;
     let store = open_store(settings).await?;
@@ -237,21 +242,41 @@ pub async fn build_state(settings: &Settings) -> anyhow::Result<AppState> {
         .refresh_chain_key(hs256_secret.as_ref().map(|s| s.expose_secret().as_bytes()))
         .await
         .context("reading the refresh-token chain key from the database")?;
-    Ok(AppState {
-        store,
-        hasher: PasswordHasher::new(HasherOptions {
-            params: settings.password_hash_params()?,
-            threads: settings.password_hash_concurrency,
-            queue: settings.password_hash_queue,
-            nice: settings.password_hash_nice,
-        }),
+    let metrics = Metrics::new().context("setting up metrics")?;
+    let accounts = Accounts {
+        users: Users::new(store.clone(), password_hasher(settings)?),
+        sessions: Sessions::new(store, RevokedSessions::new(), settings.token_retention()),
         keys: Arc::new(KeyRing::new(keys, settings)),
+        policy: policy(settings, refresh_chain),
+        metrics: metrics.clone(),
+    };
+    Ok(AppState {
+        accounts,
         jwks_cache_control: settings.jwks_cache_control(),
-        revoked: RevokedSessions::new(),
+        trusted_proxies: settings.trusted_proxies.clone(),
+        request_body_timeout: settings.request_body_timeout,
+        metrics,
+    })
+}
+
+/// The bounded argon2 pool with the configured parameters: all that hashing a password
+/// needs (`authd user create` builds only this and the store).
+pub fn password_hasher(settings: &Settings) -> anyhow::Result<PasswordHasher> {
+    Ok(PasswordHasher::new(HasherOptions {
+        params: settings.password_hash_params()?,
+        threads: settings.password_hash_concurrency,
+        queue: settings.password_hash_queue,
+        nice: settings.password_hash_nice,
+    }))
+}
+
+/// The account rules as configured.
+fn policy(settings: &Settings, refresh_chain: RefreshChainKey) -> Policy {
+    Policy {
+        signup_enabled: settings.signup_enabled,
         refresh_token_ttl: settings.refresh_token_ttl,
         refresh_reuse_grace: settings.refresh_reuse_grace,
         refresh_chain,
-        signup_enabled: settings.signup_enabled,
         login_throttle: ThrottlePolicy {
             free_failures: settings.login_free_failures,
             max_delay: settings.login_max_delay,
@@ -271,15 +296,11 @@ pub async fn build_state(settings: &Settings) -> anyhow::Result<AppState> {
         register_limit: settings
             .register_rate_per_address
             .map(AddressRateLimiter::new),
-        trusted_proxies: settings.trusted_proxies.clone(),
-        request_body_timeout: settings.request_body_timeout,
-        revocation_retention: settings.token_retention(),
-        metrics: Metrics::new().context("setting up metrics")?,
-    })
+    }
 }
 
 /// How long a throttle record is kept after its block ends.
-fn throttle_window(settings: &Settings) -> Duration {
+pub fn throttle_window(settings: &Settings) -> Duration {
     settings.login_max_delay.max(Duration::from_secs(15 * 60))
 }
 
@@ -332,7 +353,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
                     ),
             ),
     )
-    .service(web::resource("/.well-known/jwks.json").route(web::get().to(health::jwks)))
+    .service(web::resource("/.well-known/jwks.json").route(web::get().to(jwks::jwks)))
     .service(web::resource("/healthz").route(web::get().to(health::healthz)))
     .service(web::resource("/readyz").route(web::get().to(health::readyz)))
     .service(web::resource("/openapi.json").route(web::get().to(openapi::openapi_json)))

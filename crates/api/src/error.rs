@@ -290,3 +290,75 @@ pub fn render_non_json_errors<B>(
         ServiceResponse::new(req, fresh).map_into_right_body(),
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use actix_web::body::MessageBody;
+
+    use super::*;
+    use crate::accounts::GrantProblem;
+
+    fn answered(error: ApiError) -> (u16, Option<String>, Option<String>, serde_json::Value) {
+        let response = error.error_response();
+        let header = |name| {
+            response
+                .headers()
+                .get(name)
+                .map(|v| v.to_str().unwrap().to_owned())
+        };
+        let (challenge, retry) = (
+            header(header::WWW_AUTHENTICATE),
+            header(header::RETRY_AFTER),
+        );
+        let status = response.status().as_u16();
+        let body = response.into_body().try_into_bytes().unwrap();
+        (
+            status,
+            challenge,
+            retry,
+            serde_json::from_slice(&body).unwrap(),
+        )
+    }
+
+    #[test]
+    fn no_token_gets_a_bare_challenge_and_a_refused_one_names_the_error() {
+        let (status, challenge, _, body) = answered(TokenProblem::Missing.into());
+        assert_eq!(status, 401);
+        assert_eq!(challenge.as_deref(), Some(r#"Bearer realm="api""#));
+        assert_eq!(body["error"], "invalid_token");
+        let (_, challenge, _, _) = answered(TokenProblem::Revoked.into());
+        assert_eq!(
+            challenge.as_deref(),
+            Some(
+                r#"Bearer realm="api", error="invalid_token", error_description="the session has been revoked""#
+            )
+        );
+    }
+
+    #[test]
+    fn account_errors_keep_their_status_code_and_headers() {
+        let (status, challenge, _, body) = answered(AccountError::WrongCurrentPassword.into());
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (401, Some("invalid_credentials"))
+        );
+        assert_eq!(challenge.as_deref(), Some(r#"Bearer realm="api""#));
+        let (status, _, retry, body) =
+            answered(AccountError::TooManyRegistrations { retry_after: 7 }.into());
+        assert_eq!((status, retry.as_deref()), (429, Some("7")));
+        assert_eq!(body["error"], "too_many_attempts");
+        let (status, _, _, body) = answered(AccountError::from(GrantProblem::Reused).into());
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (401, Some("invalid_grant"))
+        );
+        let (status, _, retry, _) = answered(AccountError::Busy.into());
+        assert_eq!((status, retry.as_deref()), (503, Some("1")));
+        let (status, challenge, _, body) = answered(AccountError::AccountGone.into());
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (401, Some("invalid_token"))
+        );
+        assert!(challenge.unwrap().contains("the user no longer exists"));
+    }
+}

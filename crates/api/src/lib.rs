@@ -1,5 +1,6 @@
-//! authd's HTTP service: routes, the bearer middleware, error mapping, configuration,
-//! start-up and the command line.
+//! authd's service: the accounts layer (`accounts`, every rule, no transport in it), and
+//! its transports: HTTP (`routes`, the `bearer` middleware, the one `error` mapping) and
+//! the command line (`cli`); with configuration and start-up.
 
 pub mod accounts;
 pub mod bearer;

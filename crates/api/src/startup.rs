@@ -51,51 +51,19 @@ impl Application {
     /// [`Application::run_until_stopped`].
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         // Bind first: a bad BIND_ADDR fails before anything is created on disk.
-        let listener = TcpListener::bind(&settings.bind_addr).with_context(|| {
-            format!("invalid BIND_ADDR: cannot listen on {}", settings.bind_addr)
-        })?;
-        let tls = match &settings.tls {
-            Some((cert, key)) => Some(crate::tls::server_config(cert, key)?),
-            None => None,
-        };
-        let metrics_listener = match &settings.metrics_addr {
-            Some(addr) => Some(
-                TcpListener::bind(addr)
-                    .with_context(|| format!("invalid METRICS_ADDR: cannot listen on {addr}"))?,
-            ),
-            None => None,
-        };
+        let Listeners {
+            listener,
+            tls,
+            metrics_listener,
+        } = Listeners::bind(&settings)?;
         let port = listener
             .local_addr()
             .context("reading the bound address")?
             .port();
         let state = build_state(&settings).await?;
 
-        let accounts = &state.accounts;
-        let store = accounts.users.store.clone();
-        let mut background = spawn_revocation_feed(
-            store.clone(),
-            accounts.sessions.revoked().clone(),
-            accounts.sessions.retention(),
-            settings.revocation_poll_interval,
-        )
-        .await
-        .context("loading revoked sessions")?;
-        if settings.jwt_algorithm != Algorithm::HS256 {
-            background.push(spawn_key_reload(
-                store.clone(),
-                accounts.keys.clone(),
-                settings.jwt_algorithm,
-                settings.token_retention(),
-                settings.key_reload_interval,
-            ));
-        }
-        background.push(spawn_purge(
-            store.clone(),
-            purge_policy(accounts),
-            state.metrics.clone(),
-            settings.purge_interval,
-        ));
+        let store = state.accounts.users.store.clone();
+        let background = spawn_background(&state, &settings).await?;
 
         let state = web::Data::new(state);
         let openapi =
@@ -198,6 +166,72 @@ impl Application {
         self.store.close().await;
         result
     }
+}
+
+/// What the server listens on, bound before anything else is done.
+struct Listeners {
+    listener: TcpListener,
+    tls: Option<rustls::ServerConfig>,
+    /// `METRICS_ADDR`, when set.
+    metrics_listener: Option<TcpListener>,
+}
+
+impl Listeners {
+    fn bind(settings: &Settings) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(&settings.bind_addr).with_context(|| {
+            format!("invalid BIND_ADDR: cannot listen on {}", settings.bind_addr)
+        })?;
+        let tls = match &settings.tls {
+            Some((cert, key)) => Some(crate::tls::server_config(cert, key)?),
+            None => None,
+        };
+        let metrics_listener = match &settings.metrics_addr {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .with_context(|| format!("invalid METRICS_ADDR: cannot listen on {addr}"))?,
+            ),
+            None => None,
+        };
+        Ok(Self {
+            listener,
+            tls,
+            metrics_listener,
+        })
+    }
+}
+
+/// The revocation feed (which loads the revoked sessions first), the key reload for
+/// asymmetric keys, and the purge.
+async fn spawn_background(
+    state: &AppState,
+    settings: &Settings,
+) -> anyhow::Result<Vec<JoinHandle<()>>> {
+    let accounts = &state.accounts;
+    let store = accounts.users.store.clone();
+    let mut background = spawn_revocation_feed(
+        store.clone(),
+        accounts.sessions.revoked().clone(),
+        accounts.sessions.retention(),
+        settings.revocation_poll_interval,
+    )
+    .await
+    .context("loading revoked sessions")?;
+    if settings.jwt_algorithm != Algorithm::HS256 {
+        background.push(spawn_key_reload(
+            store.clone(),
+            accounts.keys.clone(),
+            settings.jwt_algorithm,
+            settings.token_retention(),
+            settings.key_reload_interval,
+        ));
+    }
+    background.push(spawn_purge(
+        store.clone(),
+        purge_policy(accounts),
+        state.metrics.clone(),
+        settings.purge_interval,
+    ));
+    Ok(background)
 }
 
 /// `GET /metrics` alone, on its own listener (one worker): kept off the public port.

@@ -55,66 +55,55 @@ impl Metrics {
             0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
             2.5, 5.0, 10.0,
         ];
-        let requests = HistogramVec::new(
-            HistogramOpts::new(
-                "http_request_duration_seconds",
-                "HTTP requests by method, route pattern and status, and how long they took",
-            )
-            .buckets(buckets),
-            &["method", "route", "status"],
+        let requests = registered(
+            &registry,
+            HistogramVec::new(
+                HistogramOpts::new(
+                    "http_request_duration_seconds",
+                    "HTTP requests by method, route pattern and status, and how long they took",
+                )
+                .buckets(buckets),
+                &["method", "route", "status"],
+            )?,
         )?;
-        let logins = IntCounterVec::new(
-            Opts::new(
+        let counter = |name: &str, help: &str, label: &str| {
+            registered(
+                &registry,
+                IntCounterVec::new(Opts::new(name, help), &[label])?,
+            )
+        };
+        let gauge = |name: &str, help: &str| registered(&registry, IntGauge::new(name, help)?);
+        Ok(Self {
+            requests,
+            logins: counter(
                 "logins_total",
                 "Logins by outcome: succeeded, failed (wrong credentials), throttled (429), disabled (403)",
-            ),
-            &["outcome"],
-        )?;
-        let refreshes = IntCounterVec::new(
-            Opts::new(
+                "outcome",
+            )?,
+            refreshes: counter(
                 "refreshes_total",
                 "Refresh-token presentations by outcome: rotated, invalid, reuse_detected",
-            ),
-            &["outcome"],
-        )?;
-        let purged_rows = IntCounterVec::new(
-            Opts::new(
+                "outcome",
+            )?,
+            purged_rows: counter(
                 "purged_rows_total",
                 "Rows deleted by the housekeeping purge, by table",
-            ),
-            &["table"],
-        )?;
-        let purge_failures = IntCounterVec::new(
-            Opts::new(
+                "table",
+            )?,
+            purge_failures: counter(
                 "purge_failures_total",
                 "Purge runs that failed on a table (retried at the next run), by table",
-            ),
-            &["table"],
-        )?;
-        let hash_queue = IntGauge::new(
-            "password_hash_queue_depth",
-            "Password hashes waiting for a hashing thread",
-        )?;
-        let revoked_sessions = IntGauge::new(
-            "revoked_sessions",
-            "Revoked sessions held in memory (until their tokens expire)",
-        )?;
-        registry.register(Box::new(requests.clone()))?;
-        registry.register(Box::new(logins.clone()))?;
-        registry.register(Box::new(refreshes.clone()))?;
-        registry.register(Box::new(purged_rows.clone()))?;
-        registry.register(Box::new(purge_failures.clone()))?;
-        registry.register(Box::new(hash_queue.clone()))?;
-        registry.register(Box::new(revoked_sessions.clone()))?;
-        Ok(Self {
+                "table",
+            )?,
+            hash_queue: gauge(
+                "password_hash_queue_depth",
+                "Password hashes waiting for a hashing thread",
+            )?,
+            revoked_sessions: gauge(
+                "revoked_sessions",
+                "Revoked sessions held in memory (until their tokens expire)",
+            )?,
             registry,
-            requests,
-            logins,
-            refreshes,
-            purged_rows,
-            purge_failures,
-            hash_queue,
-            revoked_sessions,
         })
     }
 
@@ -164,6 +153,15 @@ impl Metrics {
         }
         text
     }
+}
+
+/// `metric`, registered in `registry`.
+fn registered<M: prometheus::core::Collector + Clone + 'static>(
+    registry: &Registry,
+    metric: M,
+) -> prometheus::Result<M> {
+    registry.register(Box::new(metric.clone()))?;
+    Ok(metric)
 }
 
 /// HTTP allows any token as a method: label only the standard ones, so that a client

@@ -8,7 +8,7 @@ use std::time::Duration;
 use secrecy::ExposeSecret;
 use user_store::{Store, StoreOptions};
 
-use crate::config::{ConfigError, Settings};
+use crate::config::{ConfigError, Entry, Settings};
 
 /// Reads the configuration through `lookup`, collecting every bad key (each failing key
 /// is set aside and the rest read again), then tries the things a start needs: the data
@@ -18,15 +18,15 @@ use crate::config::{ConfigError, Settings};
 pub async fn check(lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<bool> {
     let mut problems: Vec<String> = Vec::new();
     let mut ignored: HashSet<&'static str> = HashSet::new();
-    let settings = loop {
-        match Settings::from_lookup(|key| {
+    let (settings, shown) = loop {
+        match Settings::read(|key| {
             if ignored.contains(key) {
                 None
             } else {
                 lookup(key)
             }
         }) {
-            Ok(settings) => break settings,
+            Ok(read) => break read,
             Err(ConfigError { key, message }) => {
                 problems.push(format!("{key}: {message}"));
                 if !ignored.insert(key) {
@@ -36,13 +36,13 @@ pub async fn check(lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<bo
             }
         }
     };
-    if let Err(e) = std::fs::create_dir_all(&settings.data_dir) {
+    if let Err(e) = std::fs::create_dir_all(&settings.database.data_dir) {
         problems.push(format!(
             "DATA_DIR: cannot create {}: {e}",
-            settings.data_dir.display()
+            settings.database.data_dir.display()
         ));
     }
-    if let Some(path) = &settings.jwt_private_key_file
+    if let Some(path) = &settings.signing.private_key_file
         && let Err(e) = std::fs::read(path)
     {
         problems.push(format!(
@@ -50,15 +50,15 @@ pub async fn check(lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<bo
             path.display()
         ));
     }
-    if let Some((cert, key)) = &settings.tls
+    if let Some((cert, key)) = &settings.http.tls
         && let Err(e) = crate::tls::server_config(cert, key)
     {
         problems.push(format!("{e:#}"));
     }
     // Resolved, not bound: a running authd may hold the port.
     let addresses = [
-        ("BIND_ADDR", Some(&settings.bind_addr)),
-        ("METRICS_ADDR", settings.metrics_addr.as_ref()),
+        ("BIND_ADDR", Some(&settings.http.bind_addr)),
+        ("METRICS_ADDR", settings.observability.metrics_addr.as_ref()),
     ];
     for (key, addr) in addresses {
         if let Some(addr) = addr
@@ -75,9 +75,9 @@ pub async fn check(lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<bo
         // Connect and ask one question; nothing is migrated or written.
         let options = StoreOptions {
             max_connections: 1,
-            acquire_timeout: settings.database_timeout.min(Duration::from_secs(5)),
+            acquire_timeout: settings.database.timeout.min(Duration::from_secs(5)),
         };
-        let reached = match Store::connect(settings.database_url.expose_secret(), &options).await {
+        let reached = match Store::connect(settings.database.url.expose_secret(), &options).await {
             Ok(store) => {
                 let answered = store.ping().await;
                 store.close().await;
@@ -89,14 +89,16 @@ pub async fn check(lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<bo
             problems.push(format!("DATABASE_URL: cannot reach the database: {e:#}"));
         }
     }
-    report(Some(&settings), problems)
+    report(Some(&shown), problems)
 }
 
-fn report(settings: Option<&Settings>, problems: Vec<String>) -> anyhow::Result<bool> {
-    if let Some(settings) = settings {
+/// Prints every key as read (`shown`, from the keys' own declarations, secrets masked)
+/// and the problems.
+fn report(shown: Option<&[Entry]>, problems: Vec<String>) -> anyhow::Result<bool> {
+    if let Some(shown) = shown {
         println!("effective configuration (bad values replaced by defaults):");
-        for (key, value) in settings.effective() {
-            println!("  {key}={value}");
+        for Entry { name, shown, .. } in shown {
+            println!("  {name}={shown}");
         }
     }
     if problems.is_empty() {

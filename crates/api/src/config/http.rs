@@ -122,7 +122,11 @@ impl Http {
             max_connections: env.value(&MAX_CONNECTIONS)?,
             shutdown_timeout: env.value(&SHUTDOWN_TIMEOUT)?,
             cors_allowed_origins: env.value(&CORS_ALLOWED_ORIGINS)?,
-            tls: rules::tls_pair(env.optional(&TLS_CERT_FILE)?, env.optional(&TLS_KEY_FILE)?)?,
+            tls: {
+                let pair =
+                    rules::tls_pair(env.optional(&TLS_CERT_FILE)?, env.optional(&TLS_KEY_FILE)?);
+                env.rule(pair, None)
+            },
         })
     }
 }

@@ -49,6 +49,9 @@ pub(super) struct Bounds<T: 'static> {
     pub(super) show: fn(&T) -> String,
 }
 
+/// A rule a value must meet besides its bounds.
+type Check<T> = fn(&T) -> Result<(), Problem>;
+
 /// A configuration key whose value is a `T`.
 pub struct Key<T: 'static> {
     pub name: &'static str,
@@ -58,7 +61,7 @@ pub struct Key<T: 'static> {
     pub(super) parse: fn(&str) -> Result<T, Problem>,
     pub(super) bounds: Option<Bounds<T>>,
     /// A rule checked once the value is within its bounds.
-    pub(super) check: Option<fn(&T) -> Result<(), Problem>>,
+    pub(super) check: Option<Check<T>>,
     /// How `authd config check` shows the value (secrets masked).
     pub(super) show: fn(&T) -> String,
 }
@@ -104,7 +107,7 @@ impl<T: Copy + 'static> Key<T> {
     }
 
     /// Refuses a value (within its bounds) that `check` refuses.
-    pub const fn checked(self, check: fn(&T) -> Result<(), Problem>) -> Self {
+    pub const fn checked(self, check: Check<T>) -> Self {
         Self {
             check: Some(check),
             ..self

@@ -48,10 +48,7 @@ const REGISTER_RATE_PER_ADDRESS: Key<Option<Rate>> = Key::parsed(
     Value("10/1h"),
     |v| match v {
         "off" | "0" => Ok(None),
-        v => v
-            .parse()
-            .map(Some)
-            .map_err(|e| Problem::Value(format!("{e}"))),
+        v => v.parse().map(Some).map_err(Problem::Value),
     },
     |rate| rate.map_or_else(|| "off".to_owned(), |r| r.to_string()),
     "registrations per client address and process, as COUNT/PERIOD (off: no limit)",

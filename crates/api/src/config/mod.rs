@@ -89,7 +89,7 @@ impl Settings {
             passwords: Passwords::read(&mut env)?,
             observability: Observability::read(&mut env)?,
         };
-        Ok((settings, env.read))
+        Ok((settings, env.finish()?))
     }
 
     /// Every key authd reads, with its default and meaning, in the order of the groups.

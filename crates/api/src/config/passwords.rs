@@ -59,10 +59,13 @@ impl Passwords {
         Ok(Self {
             concurrency: env.computed(&PASSWORD_HASH_CONCURRENCY, cores())?,
             queue: env.value(&PASSWORD_HASH_QUEUE)?,
-            params: rules::hash_params(
-                env.value(&PASSWORD_HASH_MEMORY)?,
-                env.value(&PASSWORD_HASH_ITERATIONS)?,
-            )?,
+            params: {
+                let params = rules::hash_params(
+                    env.value(&PASSWORD_HASH_MEMORY)?,
+                    env.value(&PASSWORD_HASH_ITERATIONS)?,
+                );
+                env.rule(params, user_store::HashParams::default())
+            },
             nice: env.value(&PASSWORD_HASH_NICE)?,
         })
     }

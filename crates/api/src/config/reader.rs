@@ -19,6 +19,8 @@ pub struct Entry {
 pub(super) struct Env<'a> {
     lookup: &'a dyn Fn(&str) -> Option<String>,
     pub(super) read: Vec<Entry>,
+    /// The first rule over several keys that failed, reported once every key is read.
+    broken_rule: Option<ConfigError>,
 }
 
 impl<'a> Env<'a> {
@@ -26,6 +28,26 @@ impl<'a> Env<'a> {
         Self {
             lookup,
             read: Vec::new(),
+            broken_rule: None,
+        }
+    }
+
+    /// The outcome of a rule over several keys (see `rules`). Its error is held back until
+    /// every key has been read ([`Self::finish`]), so that each key's own problem comes
+    /// first (`authd config check` sets bad keys aside one by one, and cannot set aside a
+    /// rule); meanwhile the group is built with `fallback`.
+    pub(super) fn rule<T>(&mut self, outcome: Result<T, ConfigError>, fallback: T) -> T {
+        outcome.unwrap_or_else(|e| {
+            self.broken_rule.get_or_insert(e);
+            fallback
+        })
+    }
+
+    /// Every key read, or the first rule broken.
+    pub(super) fn finish(self) -> Result<Vec<Entry>, ConfigError> {
+        match self.broken_rule {
+            Some(e) => Err(e),
+            None => Ok(self.read),
         }
     }
 

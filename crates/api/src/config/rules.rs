@@ -1,5 +1,6 @@
-//! Every rule that involves more than one key, in one place. Each is applied while its
-//! group is read, so a value is never used unvalidated.
+//! Every rule that involves more than one key, in one place. Each is applied as its group
+//! is read (through `Env::rule`, which reports a broken rule after every key's own
+//! problems), so no value is used unvalidated.
 
 use std::path::PathBuf;
 

@@ -16,7 +16,10 @@ use super::values::{MS, hours, secs};
 const JWT_ALGORITHM: Key<Algorithm> = Key::parsed(
     "JWT_ALGORITHM",
     Value("HS256"),
-    |v| v.parse().map_err(|e| Problem::Value(format!("{e}"))),
+    |v| {
+        v.parse::<Algorithm>()
+            .map_err(|e| Problem::Value(e.to_string()))
+    },
     |alg| alg.as_str().to_owned(),
     "signing algorithm: HS256, RS256, ES256 or EdDSA",
 );

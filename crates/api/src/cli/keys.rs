@@ -58,7 +58,7 @@ pub async fn run(command: KeysCommand, settings: &Settings) -> anyhow::Result<()
     if let KeysCommand::Generate { alg, out } = command {
         return generate_key(alg, out.as_deref());
     }
-    let alg = settings.jwt_algorithm;
+    let alg = settings.signing.algorithm;
     if alg == Algorithm::HS256 {
         bail!(
             "JWT_ALGORITHM is HS256: its key is JWT_SECRET, not the database; rotating it \
@@ -132,8 +132,8 @@ async fn rotate(keys: &StoredKeys, after: std::time::Duration) -> anyhow::Result
 async fn retire(keys: &StoredKeys, kid: &str, settings: &Settings) -> anyhow::Result<()> {
     match keys.retire(kid).await {
         Ok(Retired::Now) => {
-            let reload = settings.key_reload_interval;
-            let published = reload + settings.jwks_max_age;
+            let reload = settings.signing.reload_interval;
+            let published = reload + settings.signing.jwks_max_age;
             eprintln!(
                 "retired {kid}: authd rejects tokens it signed within {} \
                  (KEY_RELOAD_INTERVAL), verifiers that honour the JWKS's max-age \

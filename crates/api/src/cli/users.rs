@@ -62,7 +62,7 @@ pub async fn run(command: UserCommand, settings: &Settings) -> anyhow::Result<()
 /// Creates a user with the store and the hasher alone (no keys, no generated secret).
 async fn create(settings: &Settings, username: String, roles: Vec<String>) -> anyhow::Result<()> {
     let password = read_password()?;
-    let users = Users::new(open_store(settings).await?, password_hasher(settings)?);
+    let users = Users::new(open_store(settings).await?, password_hasher(settings));
     let new = NewUser {
         username,
         password,

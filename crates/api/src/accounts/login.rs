@@ -6,7 +6,7 @@
 
 use std::net::IpAddr;
 
-use auth_core::RefreshSecret;
+use auth_core::StoredRefreshToken;
 use secrecy::SecretString;
 use user_store::{SessionOpening, Username};
 use uuid::Uuid;
@@ -90,8 +90,9 @@ fn failed(state: &AppState) -> ApiError {
     ApiError::InvalidCredentials
 }
 
-pub(crate) fn new_refresh_secret() -> Result<(String, RefreshSecret), ApiError> {
-    RefreshSecret::generate().map_err(|e| ApiError::Internal(anyhow::anyhow!("no randomness: {e}")))
+pub(crate) fn new_refresh_secret() -> Result<(String, StoredRefreshToken), ApiError> {
+    StoredRefreshToken::generate()
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("no randomness: {e}")))
 }
 
 /// Replaces a hash made with older settings by one with the configured ones, after the

@@ -1,6 +1,6 @@
 use std::time::Duration;
 
-use auth_core::{PresentedRefreshToken, RefreshChainKey, RefreshSecret};
+use auth_core::{PresentedRefreshToken, RefreshChainKey, StoredRefreshToken};
 use uuid::Uuid;
 
 use crate::error::DbResultExt;
@@ -121,7 +121,7 @@ impl Store {
         &self,
         user_id: Uuid,
         verified_hash: &str,
-        refresh: &RefreshSecret,
+        refresh: &StoredRefreshToken,
         refresh_ttl: Duration,
     ) -> Result<SessionOpening, StoreError> {
         let now = Timestamp::now();
@@ -248,7 +248,7 @@ impl Store {
             };
 
             let Some(spent_at) = spent_at else {
-                let (refresh_token, next) = RefreshSecret::successor(chain, presented);
+                let (refresh_token, next) = StoredRefreshToken::successor(chain, presented);
                 sqlx::query(INSERT_REFRESH_TOKEN)
                     .bind(next.id)
                     .bind(row.session_id)
@@ -292,7 +292,7 @@ impl Store {
             let mut current = None::<PresentedRefreshToken>;
             for _ in 0..MAX_CHAIN_WALK {
                 let from = current.as_ref().unwrap_or(presented);
-                let (token, next) = RefreshSecret::successor(chain, from);
+                let (token, next) = StoredRefreshToken::successor(chain, from);
                 let Some(link) = sqlx::query_as::<_, ChainRow>(
                     "SELECT secret_hash, spent_at, expires_at FROM refresh_tokens WHERE id = $1 AND session_id = $2")
                     .bind(next.id)

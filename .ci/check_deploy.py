@@ -7,11 +7,15 @@
   every named volume the services use is declared at the top level; nothing
   needs a recent Compose (env_file entries are plain paths, as Compose before
   2.24 and Debian's docker-compose 1.29 read them); and authd's environment
-  passes on every key config.rs reads, as ${KEY:-default} from .env or fixed.
-- .env.example: every configuration key (the contract's configuration table
-  plus every key crates/api/src/config.rs reads) appears exactly once, commented
-  out as `# KEY=default`, so that copying it to .env changes nothing; and each
-  is in the README's configuration table.
+  passes on every configuration key, as ${KEY:-default} from .env or fixed.
+- .env.example: every key appears once, commented out as `# KEY=default`, so
+  that copying it to .env changes nothing; the contract's configuration table
+  is in it; and each key is in the README's configuration table.
+
+The configuration keys are those of .env.example. authd declares each key once
+(crates/api/src/config/); the api crate's test config::listed holds
+.env.example to those declarations (every key, once, with its default), so
+this script reads no Rust.
 
 Run from anywhere: paths are relative to the repository root.
 """
@@ -24,22 +28,26 @@ import yaml
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 
-# RUST_LOG is read by the log filter, not by Settings.
-EXTRA_KEYS = ["RUST_LOG"]
+def env_example_keys():
+    """`# KEY=value` lines of .env.example: {key: [line numbers]}, in file order."""
+    path = os.path.join(ROOT, ".env.example")
+    keys = {}
+    if not os.path.isfile(path):
+        return keys
+    with open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            m = re.match(r"^\s*#\s*([A-Z][A-Z0-9_]*)=", line)
+            if m:
+                keys.setdefault(m.group(1), []).append(lineno)
+    return keys
 
 
 def config_keys():
-    """Every key Settings reads, taken from crates/api/src/config.rs so the list cannot rot:
-    the string literals passed as a key to get() or to any reader that takes &get first
-    (parse(), duration_in(), count_in(), ...)."""
-    path = os.path.join(ROOT, "crates", "api", "src", "config.rs")
-    with open(path, encoding="utf-8") as f:
-        source = f.read().split("#[cfg(test)]")[0]
-    keys = re.findall(r'\bget\("([A-Z][A-Z0-9_]*)"\)', source)
-    keys += re.findall(r'\b[a-z_]+\(\s*&get,\s*"([A-Z][A-Z0-9_]*)"', source)
-    if len(set(keys)) < 10:
-        fail(f"config.rs: found only {len(set(keys))} configuration keys; has the way keys are read changed?")
-    return list(dict.fromkeys(keys + EXTRA_KEYS))
+    """Every configuration key, from .env.example (see the module docstring)."""
+    keys = list(env_example_keys())
+    if len(keys) < 10:
+        fail(f".env.example: found only {len(keys)} configuration keys; has its '# KEY=default' form changed?")
+    return keys
 
 
 def readme_table_keys():
@@ -201,20 +209,16 @@ def check_env_example():
     if not os.path.isfile(path):
         fail(".env.example is missing")
         return
-    commented = {}
     with open(path, encoding="utf-8") as f:
         for lineno, line in enumerate(f, 1):
             m = re.match(r"^\s*([A-Z][A-Z0-9_]*)\s*=", line)
             if m:
                 fail(f".env.example:{lineno}: {m.group(1)} is set, not commented out (copying the file to .env must change nothing)")
-                continue
-            m = re.match(r"^\s*#\s*([A-Z][A-Z0-9_]*)=", line)
-            if m:
-                commented.setdefault(m.group(1), []).append(lineno)
+    commented = env_example_keys()
 
     source, from_contract = contract_keys()
     if source is None:
-        print("note: the HTTP contract (shared/API.md) was not found; checking the keys of config.rs only")
+        print("note: the HTTP contract (shared/API.md) was not found; checking the keys of .env.example only")
         from_contract = []
     else:
         print(f"contract configuration keys read from {source}: {len(from_contract)}")
@@ -224,8 +228,7 @@ def check_env_example():
     for key in required:
         lines = commented.get(key)
         if not lines:
-            origin = "the contract's configuration table" if key in from_contract else "the configuration keys"
-            fail(f".env.example: {key} (from {origin}) is missing; expected a line '# {key}=<default>'")
+            fail(f".env.example: {key} (from the contract's configuration table) is missing; expected a line '# {key}=<default>'")
         elif len(lines) > 1:
             fail(f".env.example: {key} appears {len(lines)} times (lines {', '.join(map(str, lines))})")
         if key not in in_readme:

@@ -66,11 +66,11 @@ impl TokenConfig {
 impl KeyRing {
     pub fn new(keys: KeySet, settings: &Settings) -> Self {
         let config = TokenConfig {
-            issuer: settings.jwt_issuer.clone(),
-            audience: settings.jwt_audience.clone(),
-            leeway: settings.jwt_leeway,
-            verified_token_cache: settings.verified_token_cache,
-            access_token_ttl: settings.access_token_ttl,
+            issuer: settings.tokens.issuer.clone(),
+            audience: settings.tokens.audience.clone(),
+            leeway: settings.tokens.leeway,
+            verified_token_cache: settings.tokens.verified_token_cache,
+            access_token_ttl: settings.tokens.access_ttl,
         };
         Self {
             current: RwLock::new(Arc::new(config.signing(keys))),

@@ -33,7 +33,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    api::telemetry::init(settings.log_format);
+    api::telemetry::init(settings.observability.log_format);
     exit_code(api::cli::run(command, settings).await)
 }
 

@@ -21,7 +21,7 @@ use crate::keyring::load_stored_key_set;
 /// replica; `JWT_PRIVATE_KEY_FILE` (or, when the database has no key yet, a key generated
 /// into `DATA_DIR`) is added to them when it is not there yet, and then signs.
 pub async fn load_key_set(settings: &Settings, store: &Store) -> anyhow::Result<KeySet> {
-    let alg = settings.jwt_algorithm;
+    let alg = settings.signing.algorithm;
     if alg == Algorithm::HS256 {
         let secret = hs256_secret(settings)?;
         let key = SigningKey::hs256(&secret).context("invalid JWT_SECRET")?;
@@ -30,7 +30,7 @@ pub async fn load_key_set(settings: &Settings, store: &Store) -> anyhow::Result<
     }
 
     let stored = store.signing_keys(alg.as_str()).await?;
-    let configured = match &settings.jwt_private_key_file {
+    let configured = match &settings.signing.private_key_file {
         Some(path) => Some(
             fs::read_to_string(path)
                 .map(SecretString::from)
@@ -42,7 +42,7 @@ pub async fn load_key_set(settings: &Settings, store: &Store) -> anyhow::Result<
                 })?,
         ),
         None if stored.iter().all(|k| k.retired_at.is_some()) => {
-            let path = settings.data_dir.join(generated_key_file(alg));
+            let path = settings.database.data_dir.join(generated_key_file(alg));
             Some(load_or_create(
                 &path,
                 &format!("{alg} private key"),
@@ -78,10 +78,10 @@ pub async fn load_key_set(settings: &Settings, store: &Store) -> anyhow::Result<
 /// Where a generated private key lives in `DATA_DIR`, one file per algorithm.
 /// The HS256 secret: `JWT_SECRET`, or the one generated into `DATA_DIR` on first start.
 pub fn hs256_secret(settings: &Settings) -> anyhow::Result<SecretString> {
-    match &settings.jwt_secret {
+    match &settings.signing.secret {
         Some(secret) => Ok(secret.clone()),
         None => load_or_create(
-            &settings.data_dir.join("jwt_secret"),
+            &settings.database.data_dir.join("jwt_secret"),
             "signing secret",
             random_secret,
         ),

@@ -49,14 +49,17 @@ impl Application {
     /// [`Application::run_until_stopped`].
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         // Bind first: a bad BIND_ADDR fails before anything is created on disk.
-        let listener = TcpListener::bind(&settings.bind_addr).with_context(|| {
-            format!("invalid BIND_ADDR: cannot listen on {}", settings.bind_addr)
+        let listener = TcpListener::bind(&settings.http.bind_addr).with_context(|| {
+            format!(
+                "invalid BIND_ADDR: cannot listen on {}",
+                settings.http.bind_addr
+            )
         })?;
-        let tls = match &settings.tls {
+        let tls = match &settings.http.tls {
             Some((cert, key)) => Some(crate::tls::server_config(cert, key)?),
             None => None,
         };
-        let metrics_listener = match &settings.metrics_addr {
+        let metrics_listener = match &settings.observability.metrics_addr {
             Some(addr) => Some(
                 TcpListener::bind(addr)
                     .with_context(|| format!("invalid METRICS_ADDR: cannot listen on {addr}"))?,
@@ -73,35 +76,35 @@ impl Application {
             state.store.clone(),
             state.revoked.clone(),
             state.revocation_retention,
-            settings.revocation_poll_interval,
+            settings.tokens.revocation_poll_interval,
         )
         .await
         .context("loading revoked sessions")?;
-        if settings.jwt_algorithm != Algorithm::HS256 {
+        if settings.signing.algorithm != Algorithm::HS256 {
             background.push(spawn_key_reload(
                 state.store.clone(),
                 state.keys.clone(),
-                settings.jwt_algorithm,
+                settings.signing.algorithm,
                 settings.token_retention(),
-                settings.key_reload_interval,
+                settings.signing.reload_interval,
             ));
         }
         background.push(spawn_purge(
             state.store.clone(),
             purge_policy(&state),
             state.metrics.clone(),
-            settings.purge_interval,
+            settings.database.purge_interval,
         ));
 
         let store = state.store.clone();
         let state = web::Data::new(state);
         let openapi =
             web::Data::new(OpenApiJson::render().context("rendering the OpenAPI document")?);
-        let body_limit = settings.request_body_limit;
-        let request_timeout = settings.request_timeout;
-        let workers = settings.http_workers;
+        let body_limit = settings.http.body_limit;
+        let request_timeout = settings.http.request_timeout;
+        let workers = settings.http.workers;
         let metrics_here = metrics_listener.is_none();
-        let cors = settings.cors_allowed_origins.clone();
+        let cors = settings.http.cors_allowed_origins.clone();
         let metrics_server = match metrics_listener {
             Some(listener) => Some(metrics_server(listener, state.clone())?),
             None => None,
@@ -137,13 +140,13 @@ impl Application {
         // 408 and the connection is closed), idle keep-alive connections are closed after
         // as long, and at most MAX_CONNECTIONS are open at once (actix counts per worker;
         // beyond it new connections wait in the listen backlog).
-        .client_request_timeout(settings.request_header_timeout)
-        .keep_alive(settings.request_header_timeout)
+        .client_request_timeout(settings.http.header_timeout)
+        .keep_alive(settings.http.header_timeout)
         .client_disconnect_timeout(Duration::from_secs(1))
-        .max_connections(settings.max_connections.div_ceil(workers).max(1))
+        .max_connections(settings.http.max_connections.div_ceil(workers).max(1))
         // Signals are the binary's business (`cli`): a test process keeps its own.
         .disable_signals()
-        .shutdown_timeout(settings.shutdown_timeout.as_secs());
+        .shutdown_timeout(settings.http.shutdown_timeout.as_secs());
         let scheme = if tls.is_some() { "https" } else { "http" };
         let server = match tls {
             Some(config) => server.listen_rustls_0_23(listener, config),
@@ -224,12 +227,12 @@ fn metrics_server(
 
 /// Everything the handlers share. Also used by the CLI, which needs the store and hasher.
 pub async fn build_state(settings: &Settings) -> anyhow::Result<AppState> {
-    ensure_data_dir(&settings.data_dir)?;
+    ensure_data_dir(&settings.database.data_dir)?;
     let store = open_store(settings).await?;
     let keys = load_key_set(settings, &store).await?;
     // With HS256 the chain key is bound to the secret too; the asymmetric algorithms keep
     // their private keys in the database already.
-    let hs256_secret = match settings.jwt_algorithm {
+    let hs256_secret = match settings.signing.algorithm {
         Algorithm::HS256 => Some(hs256_secret(settings)?),
         _ => None,
     };
@@ -240,39 +243,41 @@ pub async fn build_state(settings: &Settings) -> anyhow::Result<AppState> {
     Ok(AppState {
         store,
         hasher: PasswordHasher::new(HasherOptions {
-            params: settings.password_hash_params()?,
-            threads: settings.password_hash_concurrency,
-            queue: settings.password_hash_queue,
-            nice: settings.password_hash_nice,
+            params: settings.passwords.params.clone(),
+            threads: settings.passwords.concurrency,
+            queue: settings.passwords.queue,
+            nice: settings.passwords.nice,
         }),
         keys: Arc::new(KeyRing::new(keys, settings)),
         jwks_cache_control: settings.jwks_cache_control(),
         revoked: RevokedSessions::new(),
-        refresh_token_ttl: settings.refresh_token_ttl,
-        refresh_reuse_grace: settings.refresh_reuse_grace,
+        refresh_token_ttl: settings.tokens.refresh_ttl,
+        refresh_reuse_grace: settings.tokens.refresh_reuse_grace,
         refresh_chain,
-        signup_enabled: settings.signup_enabled,
+        signup_enabled: settings.login.signup_enabled,
         login_throttle: ThrottlePolicy {
-            free_failures: settings.login_free_failures,
-            max_delay: settings.login_max_delay,
+            free_failures: settings.login.free_failures,
+            max_delay: settings.login.max_delay,
             // A record is kept this long after its block ends: at least 15 minutes, so a
             // shorter LOGIN_MAX_DELAY does not bring the free attempts back sooner.
             window: throttle_window(settings),
             ..ThrottlePolicy::default()
         },
         address_throttle: settings
-            .login_ip_free_failures
+            .login
+            .ip_free_failures
             .map(|free_failures| ThrottlePolicy {
                 free_failures,
-                max_delay: settings.login_max_delay,
+                max_delay: settings.login.max_delay,
                 window: throttle_window(settings),
                 ..ThrottlePolicy::default()
             }),
         register_limit: settings
+            .login
             .register_rate_per_address
             .map(AddressRateLimiter::new),
-        trusted_proxies: settings.trusted_proxies.clone(),
-        request_body_timeout: settings.request_body_timeout,
+        trusted_proxies: settings.http.trusted_proxies.clone(),
+        request_body_timeout: settings.http.body_timeout,
         revocation_retention: settings.token_retention(),
         metrics: Metrics::new().context("setting up metrics")?,
     })
@@ -280,20 +285,20 @@ pub async fn build_state(settings: &Settings) -> anyhow::Result<AppState> {
 
 /// How long a throttle record is kept after its block ends.
 fn throttle_window(settings: &Settings) -> Duration {
-    settings.login_max_delay.max(Duration::from_secs(15 * 60))
+    settings.login.max_delay.max(Duration::from_secs(15 * 60))
 }
 
 /// Connects to `DATABASE_URL`, waiting up to `DATABASE_CONNECT_TIMEOUT` for it to accept
 /// connections, and applies migrations.
 pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
     let options = StoreOptions {
-        max_connections: settings.database_max_connections,
-        acquire_timeout: settings.database_timeout,
+        max_connections: settings.database.max_connections,
+        acquire_timeout: settings.database.timeout,
     };
     let store = Store::connect_within(
-        settings.database_url.expose_secret(),
+        settings.database.url.expose_secret(),
         &options,
-        settings.database_connect_timeout,
+        settings.database.connect_timeout,
     )
     .await?;
     store.migrate().await?;

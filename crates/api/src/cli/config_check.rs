@@ -8,41 +8,63 @@ use std::time::Duration;
 use secrecy::ExposeSecret;
 use user_store::{Store, StoreOptions};
 
-use crate::config::{ConfigError, Settings};
+use crate::config::{ConfigError, Entry, Settings};
 
-/// Reads the configuration through `lookup`, collecting every bad key (each failing key
-/// is set aside and the rest read again), then tries the things a start needs: the data
-/// folder, the key file, the TLS certificate and key, the listen addresses and the
-/// database. Prints a report; `Ok(false)` when anything is
+/// Reads the configuration through `lookup`, collecting every bad key, then tries the
+/// things a start needs: the data folder, the key file, the TLS certificate and key, the
+/// listen addresses and the database. Prints a report; `Ok(false)` when anything is
 /// wrong.
 pub async fn check(lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<bool> {
     let mut problems: Vec<String> = Vec::new();
+    let Some((settings, shown)) = read_all(lookup, &mut problems) else {
+        return report(None, problems);
+    };
+    check_files_and_addresses(&settings, &mut problems);
+    if problems.is_empty() {
+        check_database(&settings, &mut problems).await;
+    }
+    report(Some(&shown), problems)
+}
+
+/// The settings with every bad key set aside (each failing key is dropped and the rest
+/// read again) and reported; `None` when a default itself is refused.
+fn read_all(
+    lookup: impl Fn(&str) -> Option<String>,
+    problems: &mut Vec<String>,
+) -> Option<(Settings, Vec<Entry>)> {
     let mut ignored: HashSet<&'static str> = HashSet::new();
-    let settings = loop {
-        match Settings::from_lookup(|key| {
+    loop {
+        let read = Settings::read(|key| {
             if ignored.contains(key) {
                 None
             } else {
                 lookup(key)
             }
-        }) {
-            Ok(settings) => break settings,
+        });
+        match read {
+            Ok(read) => return Some(read),
             Err(ConfigError { key, message }) => {
                 problems.push(format!("{key}: {message}"));
                 if !ignored.insert(key) {
                     // The default itself is refused: nothing more to learn.
-                    return report(None, problems);
+                    return None;
                 }
             }
         }
-    };
-    if let Err(e) = std::fs::create_dir_all(&settings.data_dir) {
+    }
+}
+
+/// The data folder can be created, the key file and the TLS files read, the addresses
+/// resolved (not bound: a running authd may hold the port).
+fn check_files_and_addresses(settings: &Settings, problems: &mut Vec<String>) {
+    let data_dir = &settings.database.data_dir;
+    if let Err(e) = std::fs::create_dir_all(data_dir) {
         problems.push(format!(
             "DATA_DIR: cannot create {}: {e}",
-            settings.data_dir.display()
+            data_dir.display()
         ));
     }
-    if let Some(path) = &settings.jwt_private_key_file
+    if let Some(path) = &settings.signing.private_key_file
         && let Err(e) = std::fs::read(path)
     {
         problems.push(format!(
@@ -50,15 +72,14 @@ pub async fn check(lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<bo
             path.display()
         ));
     }
-    if let Some((cert, key)) = &settings.tls
+    if let Some((cert, key)) = &settings.http.tls
         && let Err(e) = crate::tls::server_config(cert, key)
     {
         problems.push(format!("{e:#}"));
     }
-    // Resolved, not bound: a running authd may hold the port.
     let addresses = [
-        ("BIND_ADDR", Some(&settings.bind_addr)),
-        ("METRICS_ADDR", settings.metrics_addr.as_ref()),
+        ("BIND_ADDR", Some(&settings.http.bind_addr)),
+        ("METRICS_ADDR", settings.observability.metrics_addr.as_ref()),
     ];
     for (key, addr) in addresses {
         if let Some(addr) = addr
@@ -71,32 +92,34 @@ pub async fn check(lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<bo
             ));
         }
     }
-    if problems.is_empty() {
-        // Connect and ask one question; nothing is migrated or written.
-        let options = StoreOptions {
-            max_connections: 1,
-            acquire_timeout: settings.database_timeout.min(Duration::from_secs(5)),
-        };
-        let reached = match Store::connect(settings.database_url.expose_secret(), &options).await {
-            Ok(store) => {
-                let answered = store.ping().await;
-                store.close().await;
-                answered
-            }
-            Err(e) => Err(e),
-        };
-        if let Err(e) = reached {
-            problems.push(format!("DATABASE_URL: cannot reach the database: {e:#}"));
-        }
-    }
-    report(Some(&settings), problems)
 }
 
-fn report(settings: Option<&Settings>, problems: Vec<String>) -> anyhow::Result<bool> {
-    if let Some(settings) = settings {
+/// Connects and asks one question; nothing is migrated or written.
+async fn check_database(settings: &Settings, problems: &mut Vec<String>) {
+    let options = StoreOptions {
+        max_connections: 1,
+        acquire_timeout: settings.database.timeout.min(Duration::from_secs(5)),
+    };
+    let reached = match Store::connect(settings.database.url.expose_secret(), &options).await {
+        Ok(store) => {
+            let answered = store.ping().await;
+            store.close().await;
+            answered
+        }
+        Err(e) => Err(e),
+    };
+    if let Err(e) = reached {
+        problems.push(format!("DATABASE_URL: cannot reach the database: {e:#}"));
+    }
+}
+
+/// Prints every key as read (`shown`, from the keys' own declarations, secrets masked)
+/// and the problems.
+fn report(shown: Option<&[Entry]>, problems: Vec<String>) -> anyhow::Result<bool> {
+    if let Some(shown) = shown {
         println!("effective configuration (bad values replaced by defaults):");
-        for (key, value) in settings.effective() {
-            println!("  {key}={value}");
+        for Entry { name, shown, .. } in shown {
+            println!("  {name}={shown}");
         }
     }
     if problems.is_empty() {

@@ -301,7 +301,7 @@ async fn manage_keys(command: KeysCommand, settings: &Settings) -> anyhow::Resul
     if let KeysCommand::Generate { alg, out } = command {
         return generate_key(alg, out.as_deref());
     }
-    let alg = settings.jwt_algorithm;
+    let alg = settings.signing.algorithm;
     if alg == Algorithm::HS256 {
         bail!(
             "JWT_ALGORITHM is HS256: its key is JWT_SECRET, not the database; rotating it \
@@ -361,8 +361,8 @@ async fn manage_keys(command: KeysCommand, settings: &Settings) -> anyhow::Resul
                 }
                 Some(_) => {
                     if store.retire_signing_key(&kid).await? {
-                        let reload = settings.key_reload_interval;
-                        let published = reload + settings.jwks_max_age;
+                        let reload = settings.signing.reload_interval;
+                        let published = reload + settings.signing.jwks_max_age;
                         eprintln!(
                             "retired {kid}: authd rejects tokens it signed within {} \
                              (KEY_RELOAD_INTERVAL), verifiers that honour the JWKS's max-age \

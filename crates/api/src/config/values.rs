@@ -1,83 +1,9 @@
-//! Reading one value: the parsers and the one bounds check every duration and size goes
-//! through.
+//! The parsers that several keys share, and the units their bounds are written in.
 
-use std::fmt::Display;
-use std::ops::RangeInclusive;
 use std::str::FromStr;
 use std::time::Duration;
 
-use super::ConfigError;
-
-pub(super) fn invalid(key: &'static str, message: &str) -> ConfigError {
-    ConfigError {
-        key,
-        message: message.to_owned(),
-    }
-}
-
-pub(super) fn parse<T, E: std::fmt::Display>(
-    get: &impl Fn(&str) -> Option<String>,
-    key: &'static str,
-    default: T,
-    parse: impl Fn(&str) -> Result<T, E>,
-) -> Result<T, ConfigError> {
-    match get(key) {
-        None => Ok(default),
-        Some(value) => parse(&value).map_err(|e| invalid(key, &format!("{value:?}: {e}"))),
-    }
-}
-
-/// A duration setting within `range` (both ends included).
-pub(super) fn duration_in(
-    get: &impl Fn(&str) -> Option<String>,
-    key: &'static str,
-    default: Duration,
-    range: RangeInclusive<Duration>,
-) -> Result<Duration, ConfigError> {
-    bounded(get, key, default, range, parse_duration, |d| {
-        humantime::format_duration(*d).to_string()
-    })
-}
-
-/// A whole-number setting (a count or a size) within `range` (both ends included).
-pub(super) fn count_in<T: FromStr + PartialOrd + Display>(
-    get: &impl Fn(&str) -> Option<String>,
-    key: &'static str,
-    default: T,
-    range: RangeInclusive<T>,
-) -> Result<T, ConfigError> {
-    let whole = |v: &str| {
-        v.parse::<T>()
-            .map_err(|_| "expected a whole number".to_owned())
-    };
-    bounded(get, key, default, range, whole, T::to_string)
-}
-
-/// The one bounds check of every duration and size: the value parses and lies in `range`,
-/// else the error names the key, the value as given and the range. Nothing unbounded gets
-/// past it, so no setting can overflow the time arithmetic or the allocations it feeds.
-fn bounded<T: PartialOrd>(
-    get: &impl Fn(&str) -> Option<String>,
-    key: &'static str,
-    default: T,
-    range: RangeInclusive<T>,
-    parse: impl Fn(&str) -> Result<T, String>,
-    show: impl Fn(&T) -> String,
-) -> Result<T, ConfigError> {
-    let Some(raw) = get(key) else {
-        return Ok(default);
-    };
-    let value = parse(&raw).map_err(|e| invalid(key, &format!("{raw:?}: {e}")))?;
-    if range.contains(&value) {
-        Ok(value)
-    } else {
-        let (low, high) = (show(range.start()), show(range.end()));
-        Err(invalid(
-            key,
-            &format!("{raw:?}: must be from {low} to {high}"),
-        ))
-    }
-}
+use super::key::Problem;
 
 pub(super) const KIB: usize = 1024;
 pub(super) const MIB: usize = 1024 * KIB;
@@ -98,8 +24,9 @@ pub(super) const fn hours(n: u64) -> Duration {
     Duration::from_secs(n * 3600)
 }
 
-pub(super) const fn days(n: u64) -> Duration {
-    Duration::from_secs(n * 86_400)
+/// The default of the thread counts: one per core, within their bound of 1024.
+pub(super) fn cores() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get().min(1024))
 }
 
 /// `15m`, `30d`, `10s`, `1h 30m`, or plain seconds.
@@ -111,10 +38,18 @@ pub fn parse_duration(value: &str) -> Result<Duration, String> {
         .map_err(|_| "expected a duration such as 15m, 30d, 10s or plain seconds".to_owned())
 }
 
-pub(super) fn parse_bool(value: &str) -> Result<bool, String> {
+/// A whole number of the key's own type: `-1`, `1e9` or one past the type's range are
+/// refused here, before the key's bounds are looked at.
+pub(super) fn parse_whole<T: FromStr>(value: &str) -> Result<T, Problem> {
+    value
+        .parse()
+        .map_err(|_| Problem::Value("expected a whole number".to_owned()))
+}
+
+pub(super) fn parse_bool(value: &str) -> Result<bool, Problem> {
     match value.to_ascii_lowercase().as_str() {
         "true" | "1" | "yes" | "on" => Ok(true),
         "false" | "0" | "no" | "off" => Ok(false),
-        _ => Err("expected true or false".to_owned()),
+        _ => Err(Problem::Value("expected true or false".to_owned())),
     }
 }

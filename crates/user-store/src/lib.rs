@@ -7,6 +7,7 @@
 //! transaction or one conditional statement.
 
 mod error;
+mod mfa;
 mod password;
 mod purge;
 mod revocation_feed;
@@ -25,6 +26,7 @@ mod users;
 /// Argon2id cost parameters (memory in KiB, iterations, parallelism).
 pub use argon2::Params as HashParams;
 pub use error::StoreError;
+pub use mfa::{FactorSecret, MFA_MAX_FAILURES, MfaChallenge, TotpFactor};
 pub use password::{HasherOptions, MAX_HASH_ITERATIONS, MAX_HASH_MEMORY_KIB, PasswordHasher};
 pub use purge::{ENDED_SESSION_MARGIN, PURGE_RULES, PurgePolicy, PurgeRule, Purged};
 pub use revocation_feed::spawn_revocation_feed;

@@ -19,6 +19,11 @@ pub struct User {
     /// RFC 3339, UTC.
     #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
+    /// The active second factors (`["totp"]`, or empty). Filled in by the lookups that
+    /// answer with a user ([`Store::find_user`], the admin list and update), not by
+    /// those that only check credentials.
+    #[sqlx(skip)]
+    pub mfa: Vec<String>,
 }
 
 fn roles_as_array<S: serde::Serializer>(
@@ -53,6 +58,7 @@ impl Store {
             roles: Json(roles.to_vec()),
             disabled: false,
             created_at: now,
+            mfa: Vec::new(),
         };
         const SQL: &str = "INSERT INTO users \
                            (id, username, username_key, password_hash, roles, disabled, \
@@ -117,11 +123,17 @@ impl Store {
     pub async fn find_user(&self, id: Uuid) -> Result<Option<User>, StoreError> {
         const SQL: &str =
             "SELECT id, username, roles, disabled, created_at FROM users WHERE id = $1";
-        self.sql(SQL)
+        let user = self
+            .sql(SQL)
             .bind(id)
             .fetch_optional::<User>()
             .await
-            .db("find user")
+            .db("find user")?;
+        let Some(mut user) = user else {
+            return Ok(None);
+        };
+        user.mfa = self.active_factors(id).await?;
+        Ok(Some(user))
     }
 
     /// Replaces a user's password hash with a fresh one of the same password (a rehash on

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use auth_core::StoredRefreshToken;
+use sqlx::types::Json;
 use uuid::Uuid;
 
 use super::INSERT_REFRESH_TOKEN;
@@ -38,14 +39,15 @@ const READ_USER: &str =
 /// first is one the change's revocation, a later statement, sees and revokes.
 const READ_USER_LOCK: &str = "FOR SHARE";
 
-const INSERT_SESSION: &str = "INSERT INTO sessions (id, user_id, created_at, refreshed_at, expires_at) \
-                              VALUES ($1, $2, $3, $3, $4)";
+const INSERT_SESSION: &str = "INSERT INTO sessions (id, user_id, created_at, refreshed_at, expires_at, amr) \
+                              VALUES ($1, $2, $3, $3, $4, $5)";
 
 impl Store {
     /// Opens a session for `user_id` with its first refresh token, only if the user's
     /// password hash is still `verified_hash` (the one the login checked) and the user is
     /// not disabled, both read in the same transaction that writes the session; the
-    /// roles returned are read there too.
+    /// roles returned are read there too. `amr` (RFC 8176) says how the session was
+    /// authenticated; every access token of the session, refreshed or not, carries it.
     #[tracing::instrument(skip_all, fields(user_id = %user_id))]
     pub async fn open_session(
         &self,
@@ -53,6 +55,7 @@ impl Store {
         verified_hash: &str,
         refresh: &StoredRefreshToken,
         refresh_ttl: Duration,
+        amr: &[String],
     ) -> Result<SessionOpening, StoreError> {
         let now = Timestamp::now();
         let expires_at = now.plus(refresh_ttl);
@@ -75,6 +78,7 @@ impl Store {
             .bind(user_id)
             .bind(now)
             .bind(expires_at)
+            .bind(Json(amr))
             .execute()
             .await
             .db("insert session")?;

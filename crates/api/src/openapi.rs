@@ -8,7 +8,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{RefOr, Required};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{admin, auth, health, jwks, login, me};
+use crate::routes::{admin, auth, health, jwks, login, me, mfa};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -20,14 +20,19 @@ use crate::routes::{admin, auth, health, jwks, login, me};
     paths(
         auth::register,
         login::login,
+        mfa::login_mfa,
         auth::refresh,
         auth::logout,
         me::session,
         me::me,
         me::change_password,
+        mfa::enrol,
+        mfa::confirm,
+        mfa::disable,
         admin::list_users,
         admin::update_user,
         admin::revoke_sessions,
+        admin::reset_mfa,
         jwks::jwks,
         health::healthz,
         health::readyz,

@@ -30,7 +30,7 @@ use crate::openapi::{self, OpenApiJson};
 use crate::purge::{purge_policy, spawn_purge};
 use crate::rate_limit::AddressRateLimiter;
 use crate::request_id::echo_request_id;
-use crate::routes::{admin, auth, health, jwks, login, me};
+use crate::routes::{admin, auth, health, jwks, login, me, mfa};
 use crate::signing::{ensure_data_dir, hs256_secret, load_key_set};
 use crate::state::AppState;
 use crate::telemetry::RequestSpan;
@@ -335,6 +335,7 @@ fn policy(settings: &Settings, refresh_chain: RefreshChainKey) -> Policy {
             .login
             .register_rate_per_address
             .map(AddressRateLimiter::new),
+        mfa_issuer: settings.mfa.issuer.clone(),
     }
 }
 
@@ -366,6 +367,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
         web::scope("/auth")
             .service(web::resource("/register").route(web::post().to(auth::register)))
             .service(web::resource("/login").route(web::post().to(login::login)))
+            .service(web::resource("/login/mfa").route(web::post().to(mfa::login_mfa)))
             .service(web::resource("/refresh").route(web::post().to(auth::refresh)))
             .service(
                 web::resource("/logout")
@@ -379,6 +381,9 @@ fn routes(cfg: &mut web::ServiceConfig) {
             .service(web::resource("/session").route(web::get().to(me::session)))
             .service(web::resource("/me").route(web::get().to(me::me)))
             .service(web::resource("/me/password").route(web::put().to(me::change_password)))
+            .service(web::resource("/me/mfa/totp").route(web::post().to(mfa::enrol)))
+            .service(web::resource("/me/mfa/totp/confirm").route(web::post().to(mfa::confirm)))
+            .service(web::resource("/me/mfa/totp/disable").route(web::post().to(mfa::disable)))
             .service(
                 web::scope("/admin")
                     .wrap(from_fn(admin::require_admin))
@@ -389,6 +394,9 @@ fn routes(cfg: &mut web::ServiceConfig) {
                     .service(
                         web::resource("/users/{id}/sessions")
                             .route(web::delete().to(admin::revoke_sessions)),
+                    )
+                    .service(
+                        web::resource("/users/{id}/mfa").route(web::delete().to(admin::reset_mfa)),
                     ),
             ),
     )

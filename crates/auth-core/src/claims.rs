@@ -19,6 +19,11 @@ pub struct Claims {
     pub exp: i64,
     pub roles: Vec<String>,
     pub username: String,
+    /// How the user authenticated (RFC 8176 §2): `["pwd"]`, or `["pwd", "otp"]` after a
+    /// second factor. Absent on tokens issued without a user's login (and on tokens
+    /// issued before authd wrote it), so optional on verification.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amr: Option<Vec<String>>,
 }
 
 impl Claims {

@@ -10,6 +10,8 @@ pub struct TokenSubject {
     pub session_id: Uuid,
     pub username: String,
     pub roles: Vec<String>,
+    /// The `amr` claim (RFC 8176), when the token stands for a user's login.
+    pub amr: Option<Vec<String>>,
 }
 
 /// A freshly signed access token and what a client needs to know about it.
@@ -52,7 +54,7 @@ impl TokenIssuer {
     /// let issuer = TokenIssuer::new(keys.clone(), "authd".into(), "api".into(),
     ///     std::time::Duration::from_secs(900));
     /// let subject = TokenSubject { user_id: uuid::Uuid::now_v7(), session_id: uuid::Uuid::now_v7(),
-    ///     username: "alice".into(), roles: vec![] };
+    ///     username: "alice".into(), roles: vec![], amr: Some(vec!["pwd".into()]) };
     /// let issued = issuer.issue(&subject).unwrap();
     /// let verifier = Verifier::new(keys, VerifierConfig::new("authd", "api"));
     /// assert_eq!(verifier.verify(&issued.token).unwrap().sub, subject.user_id);
@@ -74,6 +76,7 @@ impl TokenIssuer {
             exp: now.saturating_add(self.ttl_secs),
             roles: subject.roles.clone(),
             username: subject.username.clone(),
+            amr: subject.amr.clone(),
         };
         let mut header = Header::new(key.algorithm().to_jwt());
         header.typ = Some(ACCESS_TOKEN_TYP.to_owned());

@@ -350,6 +350,7 @@ mod tests {
             session_id: Uuid::now_v7(),
             username: "alice".into(),
             roles: vec!["admin".into()],
+            amr: Some(vec!["pwd".into()]),
         }
     }
 
@@ -651,6 +652,7 @@ mod tests {
             nbf,
             exp,
             roles: vec![],
+            amr: None,
             username: "alice".into(),
         }
     }

@@ -10,6 +10,7 @@
 //! - [`register`]: who may sign up (`SIGNUP_ENABLED`, `REGISTER_RATE_PER_ADDRESS`).
 //! - [`users`]: what a new user must satisfy (username and password rules), lookups.
 //! - [`password`]: where a password is changed.
+//! - [`mfa`]: the second factor: TOTP enrolment, recovery codes, the login's second step.
 //! - [`logout`]: which sessions a logout ends (local, global, others).
 //! - [`admin`]: what an operator does to users (list, roles, disable, enable, revoke).
 //! - [`sessions`]: where a session is revoked: the one call that writes the store and
@@ -29,6 +30,7 @@ pub mod error;
 pub mod keys;
 pub mod login;
 pub mod logout;
+pub mod mfa;
 pub mod password;
 pub mod refresh;
 pub mod register;
@@ -43,7 +45,7 @@ use auth_core::RefreshChainKey;
 use user_store::ThrottlePolicy;
 
 pub use error::{AccountError, GrantProblem, RolesError};
-pub use login::{LoginRequest, login};
+pub use login::{LoginRequest, SignedIn, login};
 pub use logout::{LogoutScope, logout};
 pub use password::{PasswordChange, change_password};
 pub use refresh::refresh;
@@ -80,6 +82,8 @@ pub struct Policy {
     pub address_throttle: Option<ThrottlePolicy>,
     /// Registrations per client address, when that limit is on.
     pub register_limit: Option<AddressRateLimiter>,
+    /// The issuer of `otpauth://` URIs (`MFA_ISSUER`).
+    pub mfa_issuer: String,
 }
 
 impl Policy {

@@ -12,6 +12,7 @@ mod key;
 #[cfg(test)]
 mod listed;
 mod login;
+mod mfa;
 mod observability;
 mod passwords;
 mod reader;
@@ -26,6 +27,7 @@ pub use database::Database;
 pub use http::Http;
 pub use key::Fallback;
 pub use login::Login;
+pub use mfa::Mfa;
 pub use observability::{LogFormat, Observability};
 pub use passwords::Passwords;
 pub use reader::Entry;
@@ -58,6 +60,7 @@ pub struct Settings {
     pub signing: Signing,
     pub tokens: Tokens,
     pub login: Login,
+    pub mfa: Mfa,
     pub passwords: Passwords,
     pub observability: Observability,
 }
@@ -80,12 +83,14 @@ impl Settings {
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<(Self, Vec<Entry>), ConfigError> {
         let mut env = reader::Env::new(&lookup);
+        let http = Http::read(&mut env)?;
         let settings = Self {
-            http: Http::read(&mut env)?,
             database: Database::read(&mut env)?,
             signing: Signing::read(&mut env)?,
             tokens: Tokens::read(&mut env)?,
             login: Login::read(&mut env)?,
+            mfa: Mfa::read(&mut env, &http.public_url)?,
+            http,
             passwords: Passwords::read(&mut env)?,
             observability: Observability::read(&mut env)?,
         };
@@ -159,6 +164,9 @@ mod tests {
         assert_eq!(s.database.purge_interval, Duration::from_secs(600));
         assert_eq!(s.jwks_cache_control(), "public, max-age=30");
         assert_eq!(s.passwords.nice, 10);
+        assert_eq!(s.mfa.issuer, "127.0.0.1");
+        let s = settings(&[("PUBLIC_URL", "https://auth.example.com:8443/authd")]).unwrap();
+        assert_eq!(s.mfa.issuer, "auth.example.com");
         assert!(s.login.signup_enabled);
         assert_eq!(
             s.login

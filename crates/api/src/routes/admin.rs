@@ -233,6 +233,30 @@ pub async fn revoke_sessions(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// `DELETE /api/admin/users/{id}/mfa`: removes every second factor of the user (and the
+/// recovery codes); sessions are kept.
+#[utoipa::path(delete, path = "/api/admin/users/{id}/mfa", tag = "admin",
+    params(("id" = Uuid, Path, description = "The user's id")),
+    security(("bearer" = ["admin"])),
+    responses(
+        (status = 204, description = "Every factor of the user is removed; sessions are kept"),
+        (status = 401, description = "`invalid_token`", body = ErrorBody),
+        (status = 403, description = "`insufficient_scope`", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such user", body = ErrorBody),
+        (status = 503, description = "`unavailable`", body = ErrorBody),
+    ))]
+#[tracing::instrument(skip_all, fields(user_id = %id))]
+pub async fn reset_mfa(
+    state: web::Data<AppState>,
+    claims: web::ReqData<Arc<Claims>>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = user_id(&id)?;
+    crate::accounts::mfa::reset_mfa(&state.accounts.users.store, id).await?;
+    tracing::info!(admin = %claims.sub, "second factor reset by an admin");
+    Ok(HttpResponse::NoContent().finish())
+}
+
 /// A path id that is not a UUID names no user.
 fn user_id(raw: &str) -> Result<Uuid, ApiError> {
     Ok(raw.parse().map_err(|_| AccountError::UserNotFound)?)

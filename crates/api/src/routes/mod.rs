@@ -7,6 +7,7 @@ pub mod health;
 pub mod jwks;
 pub mod login;
 pub mod me;
+pub mod mfa;
 
 use std::future::Future;
 use std::pin::Pin;

@@ -16,6 +16,7 @@ mod load;
 mod login;
 mod logout;
 mod logs;
+mod mfa;
 mod observability;
 mod openapi;
 mod protected;

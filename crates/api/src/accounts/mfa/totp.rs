@@ -76,6 +76,24 @@ pub fn base32(bytes: &[u8]) -> String {
     encode_base32(bytes, ALPHABET)
 }
 
+/// The bytes of an RFC 4648 base32 text (no padding, case-insensitive); `None` for any
+/// other character. For clients and tests that hold a secret as the enrolment showed it.
+pub fn decode_base32(text: &str) -> Option<Vec<u8>> {
+    const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let mut out = Vec::with_capacity(text.len() * 5 / 8);
+    let (mut buffer, mut bits) = (0u32, 0u32);
+    for c in text.bytes() {
+        let value = ALPHABET.iter().position(|&a| a == c.to_ascii_uppercase())?;
+        buffer = (buffer << 5) | value as u32;
+        bits += 5;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((buffer >> bits) as u8);
+        }
+    }
+    Some(out)
+}
+
 /// Five bits at a time, most significant first; the last group is padded with zero bits.
 pub(super) fn encode_base32(bytes: &[u8], alphabet: &[u8; 32]) -> String {
     let mut out = String::with_capacity(bytes.len().div_ceil(5) * 8);
@@ -180,6 +198,10 @@ mod tests {
             assert_eq!(base32(input.as_bytes()), expected);
         }
         assert_eq!(base32(&[0u8; SECRET_BYTES]).len(), 32);
+        let secret: Vec<u8> = (0..=255).collect();
+        assert_eq!(decode_base32(&base32(&secret)), Some(secret));
+        assert_eq!(decode_base32("mzxw6ytboi").as_deref(), Some(&b"foobar"[..]));
+        assert_eq!(decode_base32("MZ1"), None);
     }
 
     #[test]

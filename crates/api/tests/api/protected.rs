@@ -70,7 +70,9 @@ async fn session_returns_exactly_the_verified_claims_of_the_token(#[case] db: Db
     assert_eq!(response.status(), StatusCode::OK);
     let body: Value = response.json().await.unwrap();
     let claims = jwt_part(&tokens.access, 1);
-    let keys = ["sub", "sid", "username", "roles", "exp", "iat", "jti"];
+    let keys = [
+        "sub", "sid", "username", "roles", "exp", "iat", "jti", "amr",
+    ];
     assert_eq!(
         body.as_object().unwrap().len(),
         keys.len(),
@@ -82,6 +84,7 @@ async fn session_returns_exactly_the_verified_claims_of_the_token(#[case] db: Db
     }
     assert_eq!(body["username"], "alice");
     assert_eq!(body["roles"], json!([]));
+    assert_eq!(body["amr"], json!(["pwd"]));
 }
 
 #[rstest]
@@ -378,7 +381,7 @@ async fn me_returns_the_user_object_and_nothing_else(#[case] db: Db) {
     keys.sort_unstable();
     assert_eq!(
         keys,
-        ["created_at", "disabled", "id", "roles", "username"],
+        ["created_at", "disabled", "id", "mfa", "roles", "username"],
         "{body}"
     );
     assert_eq!(body["id"], jwt_part(&tokens.access, 1)["sub"]);

@@ -29,7 +29,7 @@ pub struct LoginRequest {
 /// What a right password earns.
 pub enum SignedIn {
     /// A session: the user has no second factor.
-    Tokens(Tokens),
+    Tokens(Box<Tokens>),
     /// The second factor is due (`POST /auth/login/mfa`); no session yet.
     MfaRequired(MfaRequired),
 }
@@ -104,7 +104,7 @@ async fn decide(accounts: &Accounts, request: LoginRequest) -> Result<SignedIn, 
     if users.hasher.needs_rehash(&found.password_hash) {
         rehash_in_background(users, found.user.id, found.password_hash, password);
     }
-    Ok(SignedIn::Tokens(tokens))
+    Ok(SignedIn::Tokens(Box::new(tokens)))
 }
 
 /// Opens a session for a login whose credentials were checked against `verified_hash`,

@@ -52,7 +52,7 @@ pub async fn login(
     )
     .await?;
     Ok(match signed_in {
-        SignedIn::Tokens(tokens) => token_response(tokens),
+        SignedIn::Tokens(tokens) => token_response(*tokens),
         SignedIn::MfaRequired(required) => mfa_required_response(required),
     })
 }

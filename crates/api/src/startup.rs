@@ -272,10 +272,10 @@ pub async fn build_state(settings: &Settings) -> anyhow::Result<AppState> {
                 window: throttle_window(settings),
                 ..ThrottlePolicy::default()
             }),
-        register_limit: settings
-            .login
-            .register_rate_per_address
-            .map(AddressRateLimiter::new),
+        register_limit: AddressRateLimiter::new(
+            settings.login.register_rate_per_address,
+            settings.login.register_rate_total,
+        ),
         trusted_proxies: settings.http.trusted_proxies.clone(),
         request_body_timeout: settings.http.body_timeout,
         revocation_retention: settings.token_retention(),

@@ -104,8 +104,15 @@ impl TrustedProxies {
             .map(|line| line.as_bytes())
             .collect();
         let mut client = peer;
-        for hop in lines.iter().flat_map(|line| line.split(|&b| b == b',')).rev() {
-            let Some(addr) = std::str::from_utf8(hop.trim_ascii()).ok().and_then(parse_hop) else {
+        for hop in lines
+            .iter()
+            .flat_map(|line| line.split(|&b| b == b','))
+            .rev()
+        {
+            let Some(addr) = std::str::from_utf8(hop.trim_ascii())
+                .ok()
+                .and_then(parse_hop)
+            else {
                 break;
             };
             client = addr;
@@ -206,16 +213,32 @@ mod tests {
         // nginx appends the client's address to the line the client sent.
         assert_eq!(client(b"\xe9, 198.51.100.7"), "198.51.100.7");
         assert_eq!(client(b"198.51.100.7\xe9, 10.0.0.1"), "10.0.0.1");
-        assert_eq!(client(b"1.1.1.1, \xff\xfe, 198.51.100.7, 10.0.0.1"), "198.51.100.7");
+        assert_eq!(
+            client(b"1.1.1.1, \xff\xfe, 198.51.100.7, 10.0.0.1"),
+            "198.51.100.7"
+        );
     }
 
     #[test]
     fn a_range_that_takes_in_public_addresses_is_refused() {
-        for wide in ["0.0.0.0/0", "::/0", "0.0.0.0/7", "2000::/3", "::ffff:0:0/96", "10.0.0.1, ::/1"] {
+        for wide in [
+            "0.0.0.0/0",
+            "::/0",
+            "0.0.0.0/7",
+            "2000::/3",
+            "::ffff:0:0/96",
+            "10.0.0.1, ::/1",
+        ] {
             let err = wide.parse::<TrustedProxies>().unwrap_err();
             assert!(err.contains("list only the proxies"), "{wide}: {err}");
         }
-        for narrow in ["10.0.0.0/8", "fc00::/7", "fd00::/8", "192.168.0.0/16", "2001:db8::/32"] {
+        for narrow in [
+            "10.0.0.0/8",
+            "fc00::/7",
+            "fd00::/8",
+            "192.168.0.0/16",
+            "2001:db8::/32",
+        ] {
             assert!(narrow.parse::<TrustedProxies>().is_ok(), "{narrow}");
         }
     }

@@ -165,9 +165,8 @@ impl AddressRateLimiter {
         let now = now.saturating_duration_since(self.epoch);
         let mut table = self.table.lock().unwrap_or_else(|p| p.into_inner());
         let mut wait = Duration::ZERO;
-        let mut refused = |outcome: Result<Duration, Duration>| {
-            outcome.map_err(|w| wait = wait.max(w)).ok()
-        };
+        let mut refused =
+            |outcome: Result<Duration, Duration>| outcome.map_err(|w| wait = wait.max(w)).ok();
         let total = self.total.map(|gcra| refused(gcra.admit(table.total, now)));
         let admitted: Vec<(Prefix, Option<Duration>)> = self
             .buckets(address)
@@ -415,7 +414,10 @@ mod tests {
     fn the_table_stays_within_its_stated_size() {
         let mut generation: HashMap<Prefix, Duration> = HashMap::new();
         for n in 0..ADDRESSES_REMEMBERED as u32 {
-            generation.insert((IpAddr::from(std::net::Ipv4Addr::from(n)), 32), Duration::ZERO);
+            generation.insert(
+                (IpAddr::from(std::net::Ipv4Addr::from(n)), 32),
+                Duration::ZERO,
+            );
         }
         // hashbrown keeps a power of two of slots, at most 7/8 used, each one entry and
         // one control byte.

@@ -1,6 +1,7 @@
 //! The one mapping from failures to HTTP: every error body is the contract's
 //! `{"error", "error_description"}` (RFC 6749 §5.2 shape).
 
+use crate::accounts::AccountError;
 use actix_web::dev::ServiceResponse;
 use actix_web::http::StatusCode;
 use actix_web::http::header;
@@ -8,58 +9,35 @@ use actix_web::middleware::ErrorHandlerResponse;
 use actix_web::{HttpResponse, ResponseError};
 use auth_core::VerifyError;
 use serde::Serialize;
-use user_store::{PasswordError, StoreError, UsernameError};
 
 /// The realm of the protected scope, in every `WWW-Authenticate` challenge (RFC 6750 §3).
 pub const REALM: &str = "api";
 
+/// Every failure an HTTP request can end in: the accounts layer's refusals, and what only
+/// a transport can get wrong (the request's shape, its bearer token, its timing).
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
+    #[error(transparent)]
+    Account(#[from] AccountError),
     #[error("{0}")]
     InvalidRequest(String),
+    /// 401 on the protected scope.
     #[error(transparent)]
-    InvalidUsername(#[from] UsernameError),
-    #[error(transparent)]
-    WeakPassword(#[from] PasswordError),
-    #[error("that username is already taken")]
-    UsernameTaken,
-    #[error("sign-up is disabled on this server")]
-    SignupDisabled,
-    #[error("the username or password is wrong")]
-    InvalidCredentials,
-    /// A wrong `current_password` on the protected scope: the token is fine, so the
-    /// challenge carries no error attribute.
-    #[error("the current password is wrong")]
-    WrongCurrentPassword,
-    #[error("too many failed logins for this username; retry after {retry_after} seconds")]
-    TooManyAttempts { retry_after: u64 },
-    #[error("too many registrations from this address; retry after {retry_after} seconds")]
-    TooManyRegistrations { retry_after: u64 },
-    #[error("this account is disabled")]
-    AccountDisabled,
-    #[error("{0}")]
-    InvalidGrant(&'static str),
-    /// 401 on the protected scope; `None` when no bearer token was sent.
-    #[error("{}", .0.as_ref().map_or_else(|| "this endpoint needs a bearer token in the Authorization header".to_owned(), |e| e.to_string()))]
-    Unauthorized(Option<TokenProblem>),
+    Unauthorized(#[from] TokenProblem),
     /// 403 on the admin scope: the token is valid but lacks the role (RFC 6750 §3.1).
     #[error("this endpoint needs the admin role")]
     InsufficientScope,
     #[error("no route matches this path")]
     NotFound,
-    #[error("no user has this id")]
-    UserNotFound,
     #[error("this method is not allowed on this path")]
     MethodNotAllowed,
     #[error("the request body is larger than the limit")]
     PayloadTooLarge,
     #[error("the request body must be JSON (Content-Type: application/json)")]
     UnsupportedMediaType,
+    /// The database does not answer (readiness), or a 503 from outside our handlers.
     #[error("the service is temporarily unavailable, retry shortly")]
     Unavailable,
-    /// Load shedding: the password hashing queue is full.
-    #[error("the server is busy, retry shortly")]
-    Busy,
     /// The request as a whole took longer than `REQUEST_TIMEOUT`.
     #[error("the request took too long to complete, retry shortly")]
     TimedOut,
@@ -73,14 +51,15 @@ pub enum ApiError {
 /// Why a presented bearer token was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum TokenProblem {
+    /// No bearer token was sent: the challenge carries no error attributes.
+    #[error("this endpoint needs a bearer token in the Authorization header")]
+    Missing,
     #[error("the Authorization header is malformed")]
     MalformedHeader,
     #[error(transparent)]
     Invalid(#[from] VerifyError),
     #[error("the session has been revoked")]
     Revoked,
-    #[error("the user no longer exists")]
-    UnknownUser,
 }
 
 /// Every error, at every status (RFC 6749 §5.2 shape).
@@ -92,30 +71,104 @@ pub struct ErrorBody<'a> {
     error_description: String,
 }
 
+/// How one error is answered: its status, the contract's `error` code, and the one header
+/// it adds besides `Cache-Control: no-store`.
+struct Answer {
+    status: StatusCode,
+    code: &'static str,
+    header: Extra,
+}
+
+/// The header an error answer carries, if any.
+enum Extra {
+    None,
+    /// `WWW-Authenticate` (RFC 6750 §3).
+    Challenge(Challenge),
+    /// `Retry-After` in seconds (RFC 9110 §10.2.3).
+    RetryAfter(u64),
+    /// RFC 9110 §15.5.9: the server closes the connection after a 408.
+    CloseConnection,
+}
+
+/// The bearer challenge of a 401 or 403 on the protected scope (RFC 6750 §3).
+enum Challenge {
+    /// No token was sent, or the token was fine and only the password in the body was
+    /// not: no error attributes.
+    Bare,
+    InvalidToken,
+    InsufficientScope,
+}
+
 impl ApiError {
+    /// The one table from error to answer.
+    fn answer(&self) -> Answer {
+        use AccountError as A;
+        use Extra::{Challenge as Ch, CloseConnection, None as No, RetryAfter};
+        let (status, code, header) = match self {
+            ApiError::Account(error) => match error {
+                A::InvalidCredentials => (401, "invalid_credentials", No),
+                A::WrongCurrentPassword => (401, "invalid_credentials", Ch(Challenge::Bare)),
+                A::AccountDisabled => (403, "account_disabled", No),
+                A::TooManyAttempts { retry_after } | A::TooManyRegistrations { retry_after } => {
+                    (429, "too_many_attempts", RetryAfter(*retry_after))
+                }
+                A::SignupDisabled => (403, "signup_disabled", No),
+                A::UsernameTaken => (409, "username_taken", No),
+                A::InvalidUsername(_) => (400, "invalid_username", No),
+                A::WeakPassword(_) => (400, "weak_password", No),
+                A::InvalidRoles(_) => (400, "invalid_request", No),
+                A::InvalidGrant(_) => (401, "invalid_grant", No),
+                A::UserNotFound | A::UnknownKey { .. } => (404, "not_found", No),
+                A::AccountGone => (401, "invalid_token", Ch(Challenge::InvalidToken)),
+                A::KeyInUse { .. } => (400, "invalid_request", No),
+                A::Unavailable | A::Busy => (503, "unavailable", RetryAfter(1)),
+                A::Internal(_) => (500, "server_error", No),
+            },
+            ApiError::InvalidRequest(_) => (400, "invalid_request", No),
+            ApiError::Unauthorized(TokenProblem::Missing) => {
+                (401, "invalid_token", Ch(Challenge::Bare))
+            }
+            ApiError::Unauthorized(_) => (401, "invalid_token", Ch(Challenge::InvalidToken)),
+            ApiError::InsufficientScope => {
+                (403, "insufficient_scope", Ch(Challenge::InsufficientScope))
+            }
+            ApiError::NotFound => (404, "not_found", No),
+            ApiError::MethodNotAllowed => (405, "method_not_allowed", No),
+            ApiError::PayloadTooLarge => (413, "payload_too_large", No),
+            ApiError::UnsupportedMediaType => (415, "unsupported_media_type", No),
+            ApiError::Unavailable | ApiError::TimedOut => (503, "unavailable", RetryAfter(1)),
+            ApiError::BodyTimeout => (408, "request_timeout", CloseConnection),
+            ApiError::Internal(_) => (500, "server_error", No),
+        };
+        Answer {
+            status: StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            code,
+            header,
+        }
+    }
+
     /// The contract's `error` code.
     pub fn code(&self) -> &'static str {
+        self.answer().code
+    }
+
+    /// Logs what the operator must see: the cause of a 500, and every shed or failed
+    /// request (the client only sees an opaque message).
+    fn log(&self) {
         match self {
-            ApiError::InvalidRequest(_) => "invalid_request",
-            ApiError::InvalidUsername(_) => "invalid_username",
-            ApiError::WeakPassword(_) => "weak_password",
-            ApiError::UsernameTaken => "username_taken",
-            ApiError::SignupDisabled => "signup_disabled",
-            ApiError::InvalidCredentials | ApiError::WrongCurrentPassword => "invalid_credentials",
-            ApiError::AccountDisabled => "account_disabled",
-            ApiError::TooManyAttempts { .. } | ApiError::TooManyRegistrations { .. } => {
-                "too_many_attempts"
+            ApiError::Internal(cause) | ApiError::Account(AccountError::Internal(cause)) => {
+                tracing::error!(error = ?cause, "request failed")
             }
-            ApiError::InvalidGrant(_) => "invalid_grant",
-            ApiError::Unauthorized(_) => "invalid_token",
-            ApiError::InsufficientScope => "insufficient_scope",
-            ApiError::NotFound | ApiError::UserNotFound => "not_found",
-            ApiError::MethodNotAllowed => "method_not_allowed",
-            ApiError::PayloadTooLarge => "payload_too_large",
-            ApiError::UnsupportedMediaType => "unsupported_media_type",
-            ApiError::Unavailable | ApiError::Busy | ApiError::TimedOut => "unavailable",
-            ApiError::BodyTimeout => "request_timeout",
-            ApiError::Internal(_) => "server_error",
+            ApiError::Unavailable | ApiError::Account(AccountError::Unavailable) => {
+                tracing::warn!("request failed: database unavailable")
+            }
+            ApiError::Account(AccountError::Busy) => {
+                tracing::warn!("request shed: the password hashing queue is full")
+            }
+            ApiError::TimedOut => {
+                tracing::warn!("request failed: took longer than REQUEST_TIMEOUT")
+            }
+            _ => {}
         }
     }
 
@@ -141,112 +194,53 @@ impl ApiError {
 
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
-        match self {
-            ApiError::InvalidRequest(_)
-            | ApiError::InvalidUsername(_)
-            | ApiError::WeakPassword(_) => StatusCode::BAD_REQUEST,
-            ApiError::InvalidCredentials
-            | ApiError::WrongCurrentPassword
-            | ApiError::InvalidGrant(_)
-            | ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            ApiError::SignupDisabled | ApiError::AccountDisabled | ApiError::InsufficientScope => {
-                StatusCode::FORBIDDEN
-            }
-            ApiError::UsernameTaken => StatusCode::CONFLICT,
-            ApiError::TooManyAttempts { .. } | ApiError::TooManyRegistrations { .. } => {
-                StatusCode::TOO_MANY_REQUESTS
-            }
-            ApiError::NotFound | ApiError::UserNotFound => StatusCode::NOT_FOUND,
-            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::Unavailable | ApiError::Busy | ApiError::TimedOut => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
-            ApiError::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
-            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
+        self.answer().status
     }
 
     fn error_response(&self) -> HttpResponse {
+        self.log();
         let description = self.to_string();
-        match self {
-            ApiError::Internal(cause) => tracing::error!(error = ?cause, "request failed"),
-            ApiError::Unavailable => tracing::warn!("request failed: database unavailable"),
-            ApiError::Busy => tracing::warn!("request shed: the password hashing queue is full"),
-            ApiError::TimedOut => {
-                tracing::warn!("request failed: took longer than REQUEST_TIMEOUT")
-            }
-            _ => {}
-        }
-        let mut response = HttpResponse::build(self.status_code());
+        let Answer {
+            status,
+            code,
+            header,
+        } = self.answer();
+        let mut response = HttpResponse::build(status);
         response.insert_header((header::CACHE_CONTROL, "no-store"));
-        match self {
-            ApiError::Unauthorized(problem) => {
-                let challenge = bearer_challenge(problem.as_ref(), &description);
+        match header {
+            Extra::None => {}
+            Extra::Challenge(challenge) => {
+                let challenge = bearer_challenge(challenge, &description);
                 response.insert_header((header::WWW_AUTHENTICATE, challenge));
             }
-            ApiError::InsufficientScope => {
-                let challenge = format!(
-                    r#"Bearer realm="{REALM}", error="insufficient_scope", error_description="{description}""#
-                );
-                response.insert_header((header::WWW_AUTHENTICATE, challenge));
+            Extra::RetryAfter(seconds) => {
+                response.insert_header((header::RETRY_AFTER, seconds.to_string()));
             }
-            // The token was fine; only the password in the body was not.
-            ApiError::WrongCurrentPassword => {
-                response.insert_header((header::WWW_AUTHENTICATE, bearer_challenge(None, "")));
-            }
-            ApiError::Unavailable | ApiError::Busy | ApiError::TimedOut => {
-                response.insert_header((header::RETRY_AFTER, "1"));
-            }
-            // RFC 9110 §15.5.9: the server closes the connection after a 408.
-            ApiError::BodyTimeout => {
+            Extra::CloseConnection => {
                 response.insert_header((header::CONNECTION, "close"));
             }
-            ApiError::TooManyAttempts { retry_after }
-            | ApiError::TooManyRegistrations { retry_after } => {
-                response.insert_header((header::RETRY_AFTER, retry_after.to_string()));
-            }
-            _ => {}
         }
         response.json(ErrorBody {
-            error: self.code(),
+            error: code,
             error_description: description,
         })
     }
 }
 
-/// RFC 6750 §3: no error attributes when no token was sent, `invalid_token` when one was.
-fn bearer_challenge(problem: Option<&TokenProblem>, description: &str) -> String {
-    match problem {
-        None => format!(r#"Bearer realm="{REALM}""#),
-        Some(_) => {
-            // Quoted-string: our descriptions have no quotes or backslashes, but be sure.
-            let safe: String = description
-                .chars()
-                .filter(|c| *c != '"' && *c != '\\')
-                .collect();
-            format!(r#"Bearer realm="{REALM}", error="invalid_token", error_description="{safe}""#)
-        }
-    }
-}
-
-impl From<StoreError> for ApiError {
-    fn from(err: StoreError) -> Self {
-        match err {
-            StoreError::UsernameTaken => ApiError::UsernameTaken,
-            StoreError::Unavailable(_) => ApiError::Unavailable,
-            StoreError::Busy => ApiError::Busy,
-            StoreError::WeakPassword(e) => ApiError::WeakPassword(e),
-            StoreError::Unexpected(e) => ApiError::Internal(e),
-        }
-    }
-}
-
-impl From<TokenProblem> for ApiError {
-    fn from(problem: TokenProblem) -> Self {
-        ApiError::Unauthorized(Some(problem))
-    }
+/// RFC 6750 §3: no error attributes when no token was sent, the error and its
+/// description when one was refused.
+fn bearer_challenge(challenge: Challenge, description: &str) -> String {
+    let error = match challenge {
+        Challenge::Bare => return format!(r#"Bearer realm="{REALM}""#),
+        Challenge::InvalidToken => "invalid_token",
+        Challenge::InsufficientScope => "insufficient_scope",
+    };
+    // Quoted-string: our descriptions have no quotes or backslashes, but be sure.
+    let safe: String = description
+        .chars()
+        .filter(|c| *c != '"' && *c != '\\')
+        .collect();
+    format!(r#"Bearer realm="{REALM}", error="{error}", error_description="{safe}""#)
 }
 
 /// A client-safe description of a JSON body that did not parse: serde's messages for
@@ -295,4 +289,76 @@ pub fn render_non_json_errors<B>(
     Ok(ErrorHandlerResponse::Response(
         ServiceResponse::new(req, fresh).map_into_right_body(),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::body::MessageBody;
+
+    use super::*;
+    use crate::accounts::GrantProblem;
+
+    fn answered(error: ApiError) -> (u16, Option<String>, Option<String>, serde_json::Value) {
+        let response = error.error_response();
+        let header = |name| {
+            response
+                .headers()
+                .get(name)
+                .map(|v| v.to_str().unwrap().to_owned())
+        };
+        let (challenge, retry) = (
+            header(header::WWW_AUTHENTICATE),
+            header(header::RETRY_AFTER),
+        );
+        let status = response.status().as_u16();
+        let body = response.into_body().try_into_bytes().unwrap();
+        (
+            status,
+            challenge,
+            retry,
+            serde_json::from_slice(&body).unwrap(),
+        )
+    }
+
+    #[test]
+    fn no_token_gets_a_bare_challenge_and_a_refused_one_names_the_error() {
+        let (status, challenge, _, body) = answered(TokenProblem::Missing.into());
+        assert_eq!(status, 401);
+        assert_eq!(challenge.as_deref(), Some(r#"Bearer realm="api""#));
+        assert_eq!(body["error"], "invalid_token");
+        let (_, challenge, _, _) = answered(TokenProblem::Revoked.into());
+        assert_eq!(
+            challenge.as_deref(),
+            Some(
+                r#"Bearer realm="api", error="invalid_token", error_description="the session has been revoked""#
+            )
+        );
+    }
+
+    #[test]
+    fn account_errors_keep_their_status_code_and_headers() {
+        let (status, challenge, _, body) = answered(AccountError::WrongCurrentPassword.into());
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (401, Some("invalid_credentials"))
+        );
+        assert_eq!(challenge.as_deref(), Some(r#"Bearer realm="api""#));
+        let (status, _, retry, body) =
+            answered(AccountError::TooManyRegistrations { retry_after: 7 }.into());
+        assert_eq!((status, retry.as_deref()), (429, Some("7")));
+        assert_eq!(body["error"], "too_many_attempts");
+        let (status, _, _, body) = answered(AccountError::from(GrantProblem::Reused).into());
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (401, Some("invalid_grant"))
+        );
+        let (status, _, retry, _) = answered(AccountError::Busy.into());
+        assert_eq!((status, retry.as_deref()), (503, Some("1")));
+        let (status, challenge, _, body) = answered(AccountError::AccountGone.into());
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (401, Some("invalid_token"))
+        );
+        assert!(challenge.unwrap().contains("the user no longer exists"));
+    }
 }

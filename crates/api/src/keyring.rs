@@ -14,18 +14,19 @@ use auth_core::{Algorithm, KeySet, SigningKey, TokenIssuer, Verifier, VerifierCo
 use tokio::task::JoinHandle;
 use user_store::{Store, StoredKey, Timestamp};
 
+use crate::accounts::keys::{KeyState, key_states};
 use crate::config::Settings;
 
 /// What signs and what verifies, as of the last reload.
-pub struct Signing {
+pub struct CurrentKeys {
     pub issuer: TokenIssuer,
     pub verifier: Verifier,
 }
 
-/// The current [`Signing`], swapped whole on reload: a request holds one consistent
+/// The current [`CurrentKeys`], swapped whole on reload: a request holds one consistent
 /// snapshot (an `Arc`) for as long as it needs it.
 pub struct KeyRing {
-    current: RwLock<Arc<Signing>>,
+    current: RwLock<Arc<CurrentKeys>>,
     config: TokenConfig,
 }
 
@@ -39,8 +40,8 @@ struct TokenConfig {
 }
 
 impl TokenConfig {
-    fn signing(&self, keys: KeySet) -> Signing {
-        Signing {
+    fn current_keys(&self, keys: KeySet) -> CurrentKeys {
+        CurrentKeys {
             issuer: TokenIssuer::new(
                 keys.clone(),
                 self.issuer.clone(),
@@ -73,12 +74,12 @@ impl KeyRing {
             access_token_ttl: settings.tokens.access_ttl,
         };
         Self {
-            current: RwLock::new(Arc::new(config.signing(keys))),
+            current: RwLock::new(Arc::new(config.current_keys(keys))),
             config,
         }
     }
 
-    pub fn current(&self) -> Arc<Signing> {
+    pub fn current(&self) -> Arc<CurrentKeys> {
         self.current
             .read()
             .unwrap_or_else(|p| p.into_inner())
@@ -87,60 +88,9 @@ impl KeyRing {
 
     /// Installs a new key set.
     pub fn replace(&self, keys: KeySet) {
-        let signing = Arc::new(self.config.signing(keys));
-        *self.current.write().unwrap_or_else(|p| p.into_inner()) = signing;
+        let current = Arc::new(self.config.current_keys(keys));
+        *self.current.write().unwrap_or_else(|p| p.into_inner()) = current;
     }
-}
-
-/// How a stored key stands at some instant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeyState {
-    /// Announced: verifies and is published, signs from `activates_at`.
-    Next,
-    /// Signs now.
-    Active,
-    /// Superseded; verifies until the tokens it signed have expired.
-    Verifying {
-        until: Timestamp,
-    },
-    /// Superseded long enough ago that no token it signed is still valid.
-    Expired,
-    Retired,
-}
-
-impl KeyState {
-    pub fn verifies(self) -> bool {
-        matches!(
-            self,
-            KeyState::Next | KeyState::Active | KeyState::Verifying { .. }
-        )
-    }
-}
-
-/// The state of each stored key (ordered by activation) at `now`. `retention` is how long a
-/// superseded key keeps verifying: the access-token lifetime plus the leeway.
-pub fn key_states(keys: &[StoredKey], now: Timestamp, retention: Duration) -> Vec<KeyState> {
-    let live: Vec<usize> = (0..keys.len())
-        .filter(|&i| keys[i].retired_at.is_none())
-        .collect();
-    let active = live.iter().rposition(|&i| keys[i].activates_at <= now);
-    let mut states = vec![KeyState::Retired; keys.len()];
-    for (position, &index) in live.iter().enumerate() {
-        states[index] = match active {
-            Some(a) if position == a => KeyState::Active,
-            Some(a) if position < a => {
-                // Superseded when the next live key activated.
-                let until = keys[live[position + 1]].activates_at.plus(retention);
-                if until > now {
-                    KeyState::Verifying { until }
-                } else {
-                    KeyState::Expired
-                }
-            }
-            _ => KeyState::Next,
-        };
-    }
-    states
 }
 
 /// The key set the stored keys describe at `now`.

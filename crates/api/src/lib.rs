@@ -1,8 +1,9 @@
-//! authd's HTTP service: routes, the bearer middleware, error mapping, configuration,
-//! start-up and the command line.
+//! authd's service: the accounts layer (`accounts`, every rule, no transport in it), and
+//! its transports: HTTP (`routes`, the `bearer` middleware, the one `error` mapping) and
+//! the command line (`cli`); with configuration and start-up.
 
 pub mod accounts;
-pub mod auth;
+pub mod bearer;
 pub mod cli;
 pub mod client_address;
 pub mod config;
@@ -14,6 +15,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod purge;
 pub mod rate_limit;
+pub mod request_id;
 pub mod routes;
 pub mod signing;
 pub mod startup;

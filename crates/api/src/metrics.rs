@@ -8,19 +8,14 @@ use std::time::{Duration, Instant};
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
-use actix_web::{HttpMessage, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
 };
 
 use crate::state::AppState;
-use crate::telemetry::RequestIdValue;
-
-/// The response header that echoes the request id (also in every log line of the request).
-pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
 
 /// How a login ended.
 #[derive(Debug, Clone, Copy)]
@@ -60,66 +55,55 @@ impl Metrics {
             0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
             2.5, 5.0, 10.0,
         ];
-        let requests = HistogramVec::new(
-            HistogramOpts::new(
-                "http_request_duration_seconds",
-                "HTTP requests by method, route pattern and status, and how long they took",
-            )
-            .buckets(buckets),
-            &["method", "route", "status"],
+        let requests = registered(
+            &registry,
+            HistogramVec::new(
+                HistogramOpts::new(
+                    "http_request_duration_seconds",
+                    "HTTP requests by method, route pattern and status, and how long they took",
+                )
+                .buckets(buckets),
+                &["method", "route", "status"],
+            )?,
         )?;
-        let logins = IntCounterVec::new(
-            Opts::new(
+        let counter = |name: &str, help: &str, label: &str| {
+            registered(
+                &registry,
+                IntCounterVec::new(Opts::new(name, help), &[label])?,
+            )
+        };
+        let gauge = |name: &str, help: &str| registered(&registry, IntGauge::new(name, help)?);
+        Ok(Self {
+            requests,
+            logins: counter(
                 "logins_total",
                 "Logins by outcome: succeeded, failed (wrong credentials), throttled (429), disabled (403)",
-            ),
-            &["outcome"],
-        )?;
-        let refreshes = IntCounterVec::new(
-            Opts::new(
+                "outcome",
+            )?,
+            refreshes: counter(
                 "refreshes_total",
                 "Refresh-token presentations by outcome: rotated, invalid, reuse_detected",
-            ),
-            &["outcome"],
-        )?;
-        let purged_rows = IntCounterVec::new(
-            Opts::new(
+                "outcome",
+            )?,
+            purged_rows: counter(
                 "purged_rows_total",
                 "Rows deleted by the housekeeping purge, by table",
-            ),
-            &["table"],
-        )?;
-        let purge_failures = IntCounterVec::new(
-            Opts::new(
+                "table",
+            )?,
+            purge_failures: counter(
                 "purge_failures_total",
                 "Purge runs that failed on a table (retried at the next run), by table",
-            ),
-            &["table"],
-        )?;
-        let hash_queue = IntGauge::new(
-            "password_hash_queue_depth",
-            "Password hashes waiting for a hashing thread",
-        )?;
-        let revoked_sessions = IntGauge::new(
-            "revoked_sessions",
-            "Revoked sessions held in memory (until their tokens expire)",
-        )?;
-        registry.register(Box::new(requests.clone()))?;
-        registry.register(Box::new(logins.clone()))?;
-        registry.register(Box::new(refreshes.clone()))?;
-        registry.register(Box::new(purged_rows.clone()))?;
-        registry.register(Box::new(purge_failures.clone()))?;
-        registry.register(Box::new(hash_queue.clone()))?;
-        registry.register(Box::new(revoked_sessions.clone()))?;
-        Ok(Self {
+                "table",
+            )?,
+            hash_queue: gauge(
+                "password_hash_queue_depth",
+                "Password hashes waiting for a hashing thread",
+            )?,
+            revoked_sessions: gauge(
+                "revoked_sessions",
+                "Revoked sessions held in memory (until their tokens expire)",
+            )?,
             registry,
-            requests,
-            logins,
-            refreshes,
-            purged_rows,
-            purge_failures,
-            hash_queue,
-            revoked_sessions,
         })
     }
 
@@ -160,15 +144,24 @@ impl Metrics {
     /// The exposition text, with the gauges read now.
     pub fn render(&self, state: &AppState) -> String {
         self.hash_queue
-            .set(i64::try_from(state.hasher.waiting()).unwrap_or(i64::MAX));
+            .set(i64::try_from(state.accounts.users.hasher.waiting()).unwrap_or(i64::MAX));
         self.revoked_sessions
-            .set(i64::try_from(state.revoked.len()).unwrap_or(i64::MAX));
+            .set(i64::try_from(state.accounts.sessions.revoked().len()).unwrap_or(i64::MAX));
         let mut text = String::new();
         if let Err(e) = TextEncoder::new().encode_utf8(&self.registry.gather(), &mut text) {
             tracing::error!(error = %e, "cannot encode metrics");
         }
         text
     }
+}
+
+/// `metric`, registered in `registry`.
+fn registered<M: prometheus::core::Collector + Clone + 'static>(
+    registry: &Registry,
+    metric: M,
+) -> prometheus::Result<M> {
+    registry.register(Box::new(metric.clone()))?;
+    Ok(metric)
 }
 
 /// HTTP allows any token as a method: label only the standard ones, so that a client
@@ -194,9 +187,9 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
 }
 
 /// Around every request, inside the tracing span: counts it by method, route pattern (never
-/// the raw path, which would let clients create series) and status, with its latency; and
-/// echoes the request id in `X-Request-Id`. Runs before routing, so it only reads the
-/// request (holding a clone of it would stop the router from filling in path parameters).
+/// the raw path, which would let clients create series) and status, with its latency. Runs
+/// before routing, so it only reads the request (holding a clone of it would stop the
+/// router from filling in path parameters).
 pub async fn observe(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -204,7 +197,6 @@ pub async fn observe(
     let started = Instant::now();
     let method = req.method().clone();
     let route = req.match_pattern();
-    let request_id = req.extensions().get::<RequestIdValue>().cloned();
     let state = req.app_data::<web::Data<AppState>>().cloned();
     let outcome = next.call(req).await;
     let status = match &outcome {
@@ -219,13 +211,5 @@ pub async fn observe(
             started.elapsed(),
         );
     }
-    // A middleware's error (the request deadline) becomes a response only outside every
-    // middleware, where this header cannot be added; every other answer carries it.
-    let mut response = outcome?.map_into_boxed_body();
-    if let Some(id) = request_id
-        && let Ok(value) = HeaderValue::from_str(&id.0)
-    {
-        response.headers_mut().insert(REQUEST_ID_HEADER, value);
-    }
-    Ok(response)
+    Ok(outcome?.map_into_boxed_body())
 }

@@ -8,7 +8,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{RefOr, Required};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{admin, auth, health, login, me};
+use crate::routes::{admin, auth, health, jwks, login, me};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -28,7 +28,7 @@ use crate::routes::{admin, auth, health, login, me};
         admin::list_users,
         admin::update_user,
         admin::revoke_sessions,
-        health::jwks,
+        jwks::jwks,
         health::healthz,
         health::readyz,
         openapi_json,

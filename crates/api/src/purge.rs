@@ -6,8 +6,8 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 use user_store::{PURGE_RULES, PurgePolicy, PurgeRule, Purged, Store, StoreError, Timestamp};
 
+use crate::accounts::Accounts;
 use crate::metrics::Metrics;
-use crate::state::AppState;
 
 /// The first run, shortly after start: a replica that restarts often still purges.
 const FIRST_RUN_AFTER: Duration = Duration::from_secs(1);
@@ -15,13 +15,11 @@ const FIRST_RUN_AFTER: Duration = Duration::from_secs(1);
 /// What this server keeps: ended sessions as long as their access tokens could verify
 /// (the same retention as the revoked set), throttle rows as long as either throttle's
 /// window.
-pub fn purge_policy(state: &AppState) -> PurgePolicy {
-    let throttle_window = state
-        .address_throttle
-        .iter()
-        .map(|policy| policy.window)
-        .fold(state.login_throttle.window, Duration::max);
-    PurgePolicy::new(state.revocation_retention, throttle_window)
+pub fn purge_policy(accounts: &Accounts) -> PurgePolicy {
+    PurgePolicy::new(
+        accounts.sessions.retention(),
+        accounts.policy.throttle_window(),
+    )
 }
 
 /// Purges every `interval` until aborted (on shutdown, with the other background tasks).

@@ -12,7 +12,7 @@ use actix_web_httpauth::middleware::HttpAuthentication;
 use anyhow::Context;
 use std::sync::Arc;
 
-use auth_core::{Algorithm, RevokedSessions};
+use auth_core::{Algorithm, RefreshChainKey, RevokedSessions};
 use secrecy::ExposeSecret;
 use tokio::task::JoinHandle;
 use tracing_actix_web::TracingLogger;
@@ -20,7 +20,8 @@ use user_store::{
     HasherOptions, PasswordHasher, Store, StoreOptions, ThrottlePolicy, spawn_revocation_feed,
 };
 
-use crate::auth::validate_bearer;
+use crate::accounts::{Accounts, Policy, Sessions, Users};
+use crate::bearer::validate_bearer;
 use crate::config::Settings;
 use crate::error::{ApiError, render_non_json_errors};
 use crate::keyring::{KeyRing, spawn_key_reload};
@@ -28,7 +29,8 @@ use crate::metrics::{self, Metrics, observe};
 use crate::openapi::{self, OpenApiJson};
 use crate::purge::{purge_policy, spawn_purge};
 use crate::rate_limit::AddressRateLimiter;
-use crate::routes::{admin, auth, health, login, me};
+use crate::request_id::echo_request_id;
+use crate::routes::{admin, auth, health, jwks, login, me};
 use crate::signing::{ensure_data_dir, hs256_secret, load_key_set};
 use crate::state::AppState;
 use crate::telemetry::RequestSpan;
@@ -49,54 +51,20 @@ impl Application {
     /// [`Application::run_until_stopped`].
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         // Bind first: a bad BIND_ADDR fails before anything is created on disk.
-        let listener = TcpListener::bind(&settings.http.bind_addr).with_context(|| {
-            format!(
-                "invalid BIND_ADDR: cannot listen on {}",
-                settings.http.bind_addr
-            )
-        })?;
-        let tls = match &settings.http.tls {
-            Some((cert, key)) => Some(crate::tls::server_config(cert, key)?),
-            None => None,
-        };
-        let metrics_listener = match &settings.observability.metrics_addr {
-            Some(addr) => Some(
-                TcpListener::bind(addr)
-                    .with_context(|| format!("invalid METRICS_ADDR: cannot listen on {addr}"))?,
-            ),
-            None => None,
-        };
+        let Listeners {
+            listener,
+            tls,
+            metrics_listener,
+        } = Listeners::bind(&settings)?;
         let port = listener
             .local_addr()
             .context("reading the bound address")?
             .port();
         let state = build_state(&settings).await?;
 
-        let mut background = spawn_revocation_feed(
-            state.store.clone(),
-            state.revoked.clone(),
-            state.revocation_retention,
-            settings.tokens.revocation_poll_interval,
-        )
-        .await
-        .context("loading revoked sessions")?;
-        if settings.signing.algorithm != Algorithm::HS256 {
-            background.push(spawn_key_reload(
-                state.store.clone(),
-                state.keys.clone(),
-                settings.signing.algorithm,
-                settings.token_retention(),
-                settings.signing.reload_interval,
-            ));
-        }
-        background.push(spawn_purge(
-            state.store.clone(),
-            purge_policy(&state),
-            state.metrics.clone(),
-            settings.database.purge_interval,
-        ));
+        let store = state.accounts.users.store.clone();
+        let background = spawn_background(&state, &settings).await?;
 
-        let store = state.store.clone();
         let state = web::Data::new(state);
         let openapi =
             web::Data::new(OpenApiJson::render().context("rendering the OpenAPI document")?);
@@ -122,6 +90,7 @@ impl Application {
                 .wrap(Condition::new(!cors.is_empty(), cors.middleware()))
                 .wrap(ErrorHandlers::new().default_handler(render_non_json_errors))
                 .wrap(from_fn(observe))
+                .wrap(from_fn(echo_request_id))
                 .wrap(TracingLogger::<RequestSpan>::new())
                 .app_data(state.clone())
                 .app_data(openapi.clone())
@@ -199,6 +168,75 @@ impl Application {
     }
 }
 
+/// What the server listens on, bound before anything else is done.
+struct Listeners {
+    listener: TcpListener,
+    tls: Option<rustls::ServerConfig>,
+    /// `METRICS_ADDR`, when set.
+    metrics_listener: Option<TcpListener>,
+}
+
+impl Listeners {
+    fn bind(settings: &Settings) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(&settings.http.bind_addr).with_context(|| {
+            format!(
+                "invalid BIND_ADDR: cannot listen on {}",
+                settings.http.bind_addr
+            )
+        })?;
+        let tls = match &settings.http.tls {
+            Some((cert, key)) => Some(crate::tls::server_config(cert, key)?),
+            None => None,
+        };
+        let metrics_listener = match &settings.observability.metrics_addr {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .with_context(|| format!("invalid METRICS_ADDR: cannot listen on {addr}"))?,
+            ),
+            None => None,
+        };
+        Ok(Self {
+            listener,
+            tls,
+            metrics_listener,
+        })
+    }
+}
+
+/// The revocation feed (which loads the revoked sessions first), the key reload for
+/// asymmetric keys, and the purge.
+async fn spawn_background(
+    state: &AppState,
+    settings: &Settings,
+) -> anyhow::Result<Vec<JoinHandle<()>>> {
+    let accounts = &state.accounts;
+    let store = accounts.users.store.clone();
+    let mut background = spawn_revocation_feed(
+        store.clone(),
+        accounts.sessions.revoked().clone(),
+        accounts.sessions.retention(),
+        settings.tokens.revocation_poll_interval,
+    )
+    .await
+    .context("loading revoked sessions")?;
+    if settings.signing.algorithm != Algorithm::HS256 {
+        background.push(spawn_key_reload(
+            store.clone(),
+            accounts.keys.clone(),
+            settings.signing.algorithm,
+            settings.token_retention(),
+            settings.signing.reload_interval,
+        ));
+    }
+    background.push(spawn_purge(
+        store.clone(),
+        purge_policy(accounts),
+        state.metrics.clone(),
+        settings.database.purge_interval,
+    ));
+    Ok(background)
+}
+
 /// `GET /metrics` alone, on its own listener (one worker): kept off the public port.
 fn metrics_server(
     listener: TcpListener,
@@ -225,7 +263,8 @@ fn metrics_server(
     Ok((port, server))
 }
 
-/// Everything the handlers share. Also used by the CLI, which needs the store and hasher.
+/// Everything the handlers share: the store, the keys (generated on first start when none
+/// is configured), the hasher, the policy, the metrics.
 pub async fn build_state(settings: &Settings) -> anyhow::Result<AppState> {
     ensure_data_dir(&settings.database.data_dir)?;
     let store = open_store(settings).await?;
@@ -240,21 +279,41 @@ pub async fn build_state(settings: &Settings) -> anyhow::Result<AppState> {
         .refresh_chain_key(hs256_secret.as_ref().map(|s| s.expose_secret().as_bytes()))
         .await
         .context("reading the refresh-token chain key from the database")?;
-    Ok(AppState {
-        store,
-        hasher: PasswordHasher::new(HasherOptions {
-            params: settings.passwords.params.clone(),
-            threads: settings.passwords.concurrency,
-            queue: settings.passwords.queue,
-            nice: settings.passwords.nice,
-        }),
+    let metrics = Metrics::new().context("setting up metrics")?;
+    let accounts = Accounts {
+        users: Users::new(store.clone(), password_hasher(settings)),
+        sessions: Sessions::new(store, RevokedSessions::new(), settings.token_retention()),
         keys: Arc::new(KeyRing::new(keys, settings)),
+        policy: policy(settings, refresh_chain),
+        metrics: metrics.clone(),
+    };
+    Ok(AppState {
+        accounts,
         jwks_cache_control: settings.jwks_cache_control(),
-        revoked: RevokedSessions::new(),
+        trusted_proxies: settings.http.trusted_proxies.clone(),
+        request_body_timeout: settings.http.body_timeout,
+        metrics,
+    })
+}
+
+/// The bounded argon2 pool with the configured parameters: all that hashing a password
+/// needs (`authd user create` builds only this and the store).
+pub fn password_hasher(settings: &Settings) -> PasswordHasher {
+    PasswordHasher::new(HasherOptions {
+        params: settings.passwords.params.clone(),
+        threads: settings.passwords.concurrency,
+        queue: settings.passwords.queue,
+        nice: settings.passwords.nice,
+    })
+}
+
+/// The account rules as configured.
+fn policy(settings: &Settings, refresh_chain: RefreshChainKey) -> Policy {
+    Policy {
+        signup_enabled: settings.login.signup_enabled,
         refresh_token_ttl: settings.tokens.refresh_ttl,
         refresh_reuse_grace: settings.tokens.refresh_reuse_grace,
         refresh_chain,
-        signup_enabled: settings.login.signup_enabled,
         login_throttle: ThrottlePolicy {
             free_failures: settings.login.free_failures,
             max_delay: settings.login.max_delay,
@@ -276,15 +335,11 @@ pub async fn build_state(settings: &Settings) -> anyhow::Result<AppState> {
             settings.login.register_rate_per_address,
             settings.login.register_rate_total,
         ),
-        trusted_proxies: settings.http.trusted_proxies.clone(),
-        request_body_timeout: settings.http.body_timeout,
-        revocation_retention: settings.token_retention(),
-        metrics: Metrics::new().context("setting up metrics")?,
-    })
+    }
 }
 
 /// How long a throttle record is kept after its block ends.
-fn throttle_window(settings: &Settings) -> Duration {
+pub fn throttle_window(settings: &Settings) -> Duration {
     settings.login.max_delay.max(Duration::from_secs(15 * 60))
 }
 
@@ -337,7 +392,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
                     ),
             ),
     )
-    .service(web::resource("/.well-known/jwks.json").route(web::get().to(health::jwks)))
+    .service(web::resource("/.well-known/jwks.json").route(web::get().to(jwks::jwks)))
     .service(web::resource("/healthz").route(web::get().to(health::healthz)))
     .service(web::resource("/readyz").route(web::get().to(health::readyz)))
     .service(web::resource("/openapi.json").route(web::get().to(openapi::openapi_json)))

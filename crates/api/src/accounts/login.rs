@@ -13,9 +13,8 @@ use uuid::Uuid;
 
 use crate::accounts::attempts::Attempt;
 use crate::accounts::tokens::{self, Tokens};
-use crate::error::ApiError;
+use crate::accounts::{AccountError, Accounts, Users};
 use crate::metrics::LoginOutcome;
-use crate::state::AppState;
 
 /// A username and password, from whichever transport.
 pub struct LoginRequest {
@@ -25,41 +24,61 @@ pub struct LoginRequest {
     pub client: Option<IpAddr>,
 }
 
-/// Checks the credentials and opens a session: 401 `invalid_credentials` for an unknown
-/// user and a wrong password alike, 403 `account_disabled` for a disabled user with the
-/// right password, 429 while the name (or address) is throttled.
-pub async fn login(state: &AppState, request: LoginRequest) -> Result<Tokens, ApiError> {
+/// Checks the credentials and opens a session: [`AccountError::InvalidCredentials`] for
+/// an unknown user and a wrong password alike, [`AccountError::AccountDisabled`] for a
+/// disabled user with the right password, [`AccountError::TooManyAttempts`] while the
+/// name (or address) is throttled. Counted once in `logins_total` by its outcome.
+pub async fn login(accounts: &Accounts, request: LoginRequest) -> Result<Tokens, AccountError> {
+    let outcome = decide(accounts, request).await;
+    let counted = match &outcome {
+        Ok(_) => Some(LoginOutcome::Succeeded),
+        Err(AccountError::InvalidCredentials) => Some(LoginOutcome::Failed),
+        Err(AccountError::TooManyAttempts { .. }) => Some(LoginOutcome::Throttled),
+        Err(AccountError::AccountDisabled) => Some(LoginOutcome::Disabled),
+        // The password could not be checked (the store or the hashing queue).
+        Err(_) => None,
+    };
+    if let Some(counted) = counted {
+        accounts.metrics.login(counted);
+    }
+    outcome
+}
+
+async fn decide(accounts: &Accounts, request: LoginRequest) -> Result<Tokens, AccountError> {
     let LoginRequest {
         username,
         password,
         client,
     } = request;
+    let users = &accounts.users;
     // A name that cannot exist is treated like an unknown user, dummy hash included; it
     // needs no username throttle, since no password can be right for it.
     let name = Username::parse(&username).ok();
-    let attempt = Attempt::admit(state, name.as_ref(), client).await?;
+    let attempt = Attempt::admit(accounts, name.as_ref(), client).await?;
     let (attempt, (found, verified)) = attempt
-        .check(state, async {
+        .check(accounts, async {
             let found = match &name {
-                Some(name) => state.store.find_credentials(name).await?,
+                Some(name) => users.store.find_credentials(name).await?,
                 None => None,
             };
             let stored_hash = found.as_ref().map(|c| c.password_hash.clone());
-            let verified = state.hasher.verify(password.clone(), stored_hash).await?;
-            Ok::<_, ApiError>((found, verified))
+            let verified = users.hasher.verify(password.clone(), stored_hash).await?;
+            Ok::<_, AccountError>((found, verified))
         })
         .await?;
     let (Some(found), true) = (found, verified) else {
-        return Err(failed(state));
+        // A wrong password (or unknown user): already counted when it was admitted.
+        tracing::debug!("login failed");
+        return Err(AccountError::InvalidCredentials);
     };
     let (refresh_token, refresh) = new_refresh_secret()?;
-    let opening = state
+    let opening = users
         .store
         .open_session(
             found.user.id,
             &found.password_hash,
             &refresh,
-            state.refresh_token_ttl,
+            accounts.policy.refresh_token_ttl,
         )
         .await?;
     let (session_id, user) = match opening {
@@ -67,39 +86,33 @@ pub async fn login(state: &AppState, request: LoginRequest) -> Result<Tokens, Ap
             session_id, user, ..
         } => (session_id, user),
         // Changed since it was verified: the password checked is no longer the password.
-        SessionOpening::CredentialsChanged => return Err(failed(state)),
+        SessionOpening::CredentialsChanged => {
+            tracing::debug!("login failed: the password changed meanwhile");
+            return Err(AccountError::InvalidCredentials);
+        }
         SessionOpening::Disabled => {
-            attempt.succeeded(state).await;
-            state.metrics.login(LoginOutcome::Disabled);
-            return Err(ApiError::AccountDisabled);
+            attempt.succeeded(accounts).await;
+            return Err(AccountError::AccountDisabled);
         }
     };
-    attempt.succeeded(state).await;
-    if state.hasher.needs_rehash(&found.password_hash) {
-        rehash_in_background(state, user.id, found.password_hash, password);
+    attempt.succeeded(accounts).await;
+    if users.hasher.needs_rehash(&found.password_hash) {
+        rehash_in_background(users, user.id, found.password_hash, password);
     }
-    state.metrics.login(LoginOutcome::Succeeded);
     tracing::info!(user_id = %user.id, session_id = %session_id, "login succeeded");
-    tokens::issue(state, &user, session_id, refresh_token)
+    tokens::issue(accounts, &user, session_id, refresh_token)
 }
 
-/// A wrong password (or unknown user): already counted when it was admitted.
-fn failed(state: &AppState) -> ApiError {
-    state.metrics.login(LoginOutcome::Failed);
-    tracing::debug!("login failed");
-    ApiError::InvalidCredentials
-}
-
-pub(crate) fn new_refresh_secret() -> Result<(String, RefreshSecret), ApiError> {
-    RefreshSecret::generate().map_err(|e| ApiError::Internal(anyhow::anyhow!("no randomness: {e}")))
+fn new_refresh_secret() -> Result<(String, RefreshSecret), AccountError> {
+    RefreshSecret::generate()
+        .map_err(|e| AccountError::Internal(anyhow::anyhow!("no randomness: {e}")))
 }
 
 /// Replaces a hash made with older settings by one with the configured ones, after the
 /// response: the login does not wait for a second argon2 run. Skipped when the hashing
 /// queue is full (the next login tries again) or the password changed meanwhile.
-fn rehash_in_background(state: &AppState, user_id: Uuid, old_hash: String, password: SecretString) {
-    let store = state.store.clone();
-    let hasher = state.hasher.clone();
+fn rehash_in_background(users: &Users, user_id: Uuid, old_hash: String, password: SecretString) {
+    let Users { store, hasher } = users.clone();
     tokio::spawn(async move {
         let result = async {
             let new_hash = hasher.hash(password).await?;

@@ -10,8 +10,8 @@ use user_store::Username;
 use uuid::Uuid;
 
 use crate::accounts::attempts::Attempt;
-use crate::error::{ApiError, TokenProblem};
-use crate::state::AppState;
+use crate::accounts::{AccountError, Accounts};
+use crate::metrics::LoginOutcome;
 
 /// A password change by the signed-in user.
 pub struct PasswordChange {
@@ -21,44 +21,57 @@ pub struct PasswordChange {
     pub client: Option<IpAddr>,
 }
 
-/// Changes the password and revokes every session of the user; returns how many.
-pub async fn change_password(state: &AppState, change: PasswordChange) -> Result<usize, ApiError> {
+/// Changes the password and revokes every session of the user; returns how many. A
+/// throttled attempt is counted in `logins_total` as a throttled login, since it spends
+/// the login throttle's budget.
+pub async fn change_password(
+    accounts: &Accounts,
+    change: PasswordChange,
+) -> Result<usize, AccountError> {
+    let outcome = decide(accounts, change).await;
+    if let Err(AccountError::TooManyAttempts { .. }) = &outcome {
+        accounts.metrics.login(LoginOutcome::Throttled);
+    }
+    outcome
+}
+
+async fn decide(accounts: &Accounts, change: PasswordChange) -> Result<usize, AccountError> {
     let PasswordChange {
         user_id,
         current_password,
         new_password,
         client,
     } = change;
-    let credentials = state
+    let users = &accounts.users;
+    let credentials = users
         .store
         .find_credentials_by_id(user_id)
         .await?
-        .ok_or(TokenProblem::UnknownUser)?;
+        .ok_or(AccountError::AccountGone)?;
     let name = Username::of_stored_user(&credentials.user.username);
-    let attempt = Attempt::admit(state, Some(&name), client).await?;
+    let attempt = Attempt::admit(accounts, Some(&name), client).await?;
     let stored_hash = Some(credentials.password_hash.clone());
     let (attempt, verified) = attempt
-        .check(state, state.hasher.verify(current_password, stored_hash))
+        .check(accounts, users.hasher.verify(current_password, stored_hash))
         .await?;
     if !verified {
         tracing::debug!("password change refused: wrong current password");
-        return Err(ApiError::WrongCurrentPassword);
+        return Err(AccountError::WrongCurrentPassword);
     }
-    attempt.succeeded(state).await;
+    attempt.succeeded(accounts).await;
     // The strength check runs with the hash, off the HTTP workers (its cost is bounded).
-    let hash = state
+    let hash = users
         .hasher
         .hash_new(new_password, &credentials.user.username)
         .await?;
-    let Some(revoked) = state
-        .store
+    let Some(revoked) = accounts
+        .sessions
         .change_password(user_id, &credentials.password_hash, &hash)
         .await?
     else {
         // Changed by another request since it was verified.
-        return Err(ApiError::WrongCurrentPassword);
+        return Err(AccountError::WrongCurrentPassword);
     };
-    state.remember_revoked(&revoked);
     tracing::info!(
         sessions = revoked.len(),
         "password changed; sessions revoked"

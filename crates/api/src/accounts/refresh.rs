@@ -1,33 +1,50 @@
 //! Where a refresh token is rotated: the presented token is spent and its successor
-//! stored, in one transaction (`Store::rotate_refresh_token`); a replay within the reuse
-//! grace gets the session's live token again, never a sibling; a replay after it revokes
-//! the whole session (RFC 9700 §4.14.2).
+//! stored, in one transaction (`Store::rotate_refresh_token`, through
+//! [`crate::accounts::Sessions`]); a replay within the reuse grace gets the session's live
+//! token again, never a sibling; a replay after it revokes the whole session
+//! (RFC 9700 §4.14.2).
 
 use auth_core::PresentedRefreshToken;
 use secrecy::{ExposeSecret, SecretString};
 use user_store::Rotation;
 
 use crate::accounts::tokens::{self, Tokens};
-use crate::error::ApiError;
+use crate::accounts::{AccountError, Accounts, GrantProblem};
 use crate::metrics::RefreshOutcome;
-use crate::state::AppState;
-
-const INVALID: &str = "the refresh token is invalid, expired or revoked";
 
 /// Trades a refresh token for an access token and the session's live refresh token:
-/// 401 `invalid_grant` for anything but a live token of a live session.
-pub async fn refresh(state: &AppState, presented: &SecretString) -> Result<Tokens, ApiError> {
-    let Some(presented) = PresentedRefreshToken::parse(presented.expose_secret()) else {
-        state.metrics.refresh(RefreshOutcome::Invalid);
-        return Err(ApiError::InvalidGrant(INVALID));
+/// [`AccountError::InvalidGrant`] for anything but a live token of a live session.
+/// Counted once in `refreshes_total` by its outcome.
+pub async fn refresh(
+    accounts: &Accounts,
+    presented: &SecretString,
+) -> Result<Tokens, AccountError> {
+    let outcome = rotate(accounts, presented).await;
+    let counted = match &outcome {
+        Ok(_) => Some(RefreshOutcome::Rotated),
+        Err(AccountError::InvalidGrant(GrantProblem::Invalid)) => Some(RefreshOutcome::Invalid),
+        Err(AccountError::InvalidGrant(GrantProblem::Reused)) => {
+            Some(RefreshOutcome::ReuseDetected)
+        }
+        Err(_) => None,
     };
-    let rotation = state
-        .store
+    if let Some(counted) = counted {
+        accounts.metrics.refresh(counted);
+    }
+    outcome
+}
+
+async fn rotate(accounts: &Accounts, presented: &SecretString) -> Result<Tokens, AccountError> {
+    let presented =
+        PresentedRefreshToken::parse(presented.expose_secret()).ok_or(GrantProblem::Invalid)?;
+    let policy = &accounts.policy;
+    let rotation = accounts
+        .sessions
         .rotate_refresh_token(
             &presented,
-            &state.refresh_chain,
-            state.refresh_token_ttl,
-            state.refresh_reuse_grace,
+            &policy.refresh_chain,
+            policy.refresh_token_ttl,
+            policy.refresh_reuse_grace,
         )
         .await?;
     match rotation {
@@ -35,20 +52,8 @@ pub async fn refresh(state: &AppState, presented: &SecretString) -> Result<Token
             session_id,
             user,
             refresh_token,
-        } => {
-            state.metrics.refresh(RefreshOutcome::Rotated);
-            tokens::issue(state, &user, session_id, refresh_token)
-        }
-        Rotation::ReuseDetected { session_id } => {
-            state.metrics.refresh(RefreshOutcome::ReuseDetected);
-            state.remember_revoked(&[session_id]);
-            Err(ApiError::InvalidGrant(
-                "the refresh token was already used; the session has been revoked",
-            ))
-        }
-        Rotation::Invalid => {
-            state.metrics.refresh(RefreshOutcome::Invalid);
-            Err(ApiError::InvalidGrant(INVALID))
-        }
+        } => tokens::issue(accounts, &user, session_id, refresh_token),
+        Rotation::ReuseDetected { .. } => Err(GrantProblem::Reused.into()),
+        Rotation::Invalid => Err(GrantProblem::Invalid.into()),
     }
 }

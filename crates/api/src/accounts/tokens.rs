@@ -5,8 +5,7 @@ use auth_core::{IssuedAccessToken, TokenSubject};
 use user_store::User;
 use uuid::Uuid;
 
-use crate::error::ApiError;
-use crate::state::AppState;
+use crate::accounts::{AccountError, Accounts};
 
 /// What a transport renders (a JSON token pair today).
 pub struct Tokens {
@@ -18,23 +17,28 @@ pub struct Tokens {
 
 /// Signs an access token for `user` in `session_id` (roles as read with the session).
 pub fn issue(
-    state: &AppState,
+    accounts: &Accounts,
     user: &User,
     session_id: Uuid,
     refresh_token: String,
-) -> Result<Tokens, ApiError> {
+) -> Result<Tokens, AccountError> {
     let subject = TokenSubject {
         user_id: user.id,
         session_id,
         username: user.username.clone(),
         roles: user.roles.0.clone(),
     };
-    let access = state.keys.current().issuer.issue(&subject).map_err(|e| {
-        ApiError::Internal(anyhow::Error::new(e).context("signing an access token"))
-    })?;
+    let access = accounts
+        .keys
+        .current()
+        .issuer
+        .issue(&subject)
+        .map_err(|e| {
+            AccountError::Internal(anyhow::Error::new(e).context("signing an access token"))
+        })?;
     Ok(Tokens {
         access,
         refresh_token,
-        refresh_expires_in: state.refresh_token_ttl.as_secs(),
+        refresh_expires_in: accounts.policy.refresh_token_ttl.as_secs(),
     })
 }

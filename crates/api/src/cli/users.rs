@@ -1,19 +1,91 @@
-//! `authd user ...` and `authd sessions revoke`: what an operator does to users from a
-//! shell, with the same rules as the admin API.
+//! `authd user ...`: what an operator does to users from a shell, through the same use
+//! cases as the admin API ([`crate::accounts::admin`]).
 
-use anyhow::{Context, anyhow};
-use user_store::{RevocationReason, Store, User, UserChange, Username};
+use std::io::{BufRead, IsTerminal};
 
-use crate::routes::admin::check_roles;
+use anyhow::{Context, anyhow, bail};
+use clap::Subcommand;
+use secrecy::SecretString;
+use user_store::{Store, User, UserChange, Username};
+
+use crate::accounts::{NewUser, Sessions, Users, admin, users};
+use crate::config::Settings;
+use crate::startup::{open_store, password_hasher};
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user. The password is read from a prompt, or from standard input when it
+    /// is not a terminal (one line).
+    Create {
+        username: String,
+        /// A role to grant (repeatable), e.g. `--role admin`.
+        #[arg(long = "role")]
+        roles: Vec<String>,
+    },
+    /// List every user, one JSON object a line.
+    List,
+    /// Replace a user's roles (repeat `--role`; none clears them). Tokens carry the new
+    /// roles from the user's next login or refresh.
+    SetRoles {
+        username: String,
+        #[arg(long = "role")]
+        roles: Vec<String>,
+    },
+    /// Disable a user: every session is revoked and logins get 403 account_disabled.
+    Disable { username: String },
+    /// Enable a disabled user again.
+    Enable { username: String },
+}
+
+pub async fn run(command: UserCommand, settings: &Settings) -> anyhow::Result<()> {
+    if let UserCommand::Create { username, roles } = command {
+        return create(settings, username, roles).await;
+    }
+    let store = open_store(settings).await?;
+    let result = match command {
+        UserCommand::Create { .. } => unreachable!("handled above"),
+        UserCommand::List => list(&store).await,
+        UserCommand::SetRoles { username, roles } => {
+            let change = UserChange {
+                roles: Some(roles),
+                disabled: None,
+            };
+            update(&store, &username, change).await
+        }
+        UserCommand::Disable { username } => update(&store, &username, disabled(true)).await,
+        UserCommand::Enable { username } => update(&store, &username, disabled(false)).await,
+    };
+    store.close().await;
+    result
+}
+
+/// Creates a user with the store and the hasher alone (no keys, no generated secret).
+async fn create(settings: &Settings, username: String, roles: Vec<String>) -> anyhow::Result<()> {
+    let password = read_password()?;
+    let users = Users::new(open_store(settings).await?, password_hasher(settings));
+    let new = NewUser {
+        username,
+        password,
+        roles,
+    };
+    let created = users.create(new).await;
+    users.store.close().await;
+    print_user(&created?)
+}
+
+fn disabled(disabled: bool) -> UserChange {
+    UserChange {
+        roles: None,
+        disabled: Some(disabled),
+    }
+}
 
 /// Finds a user by name (normalised as at login) or fails naming it.
-async fn find(store: &Store, name: &str) -> anyhow::Result<User> {
+pub(super) async fn find(store: &Store, name: &str) -> anyhow::Result<User> {
     let username = Username::parse(name).map_err(|e| anyhow!("{name:?}: {e}"))?;
-    Ok(store
-        .find_credentials(&username)
+    users::find_by_name(store, name)
         .await?
-        .ok_or_else(|| anyhow!("no user named {:?}", username.as_str()))?
-        .user)
+        .ok_or_else(|| anyhow!("no user named {:?}", username.as_str()))
 }
 
 fn print_user(user: &User) -> anyhow::Result<()> {
@@ -25,10 +97,10 @@ fn print_user(user: &User) -> anyhow::Result<()> {
 }
 
 /// Every user, one JSON object a line, in creation order.
-pub async fn list(store: &Store) -> anyhow::Result<()> {
+async fn list(store: &Store) -> anyhow::Result<()> {
     let mut after = None;
     loop {
-        let page = store.list_users(after, 500).await?;
+        let page = admin::list_users(store, after, 500).await?;
         for user in &page.users {
             print_user(user)?;
         }
@@ -39,59 +111,40 @@ pub async fn list(store: &Store) -> anyhow::Result<()> {
     }
 }
 
-/// Replaces a user's roles (they reach tokens at the next login or refresh).
-pub async fn set_roles(store: &Store, name: &str, roles: Vec<String>) -> anyhow::Result<()> {
-    check_roles(&roles).map_err(|e| anyhow!("{e}"))?;
+/// Replaces roles (they reach tokens at the next login or refresh), disables (revoking
+/// every session) or enables a user.
+async fn update(store: &Store, name: &str, change: UserChange) -> anyhow::Result<()> {
     let user = find(store, name).await?;
-    change(
-        store,
-        &user,
-        UserChange {
-            roles: Some(roles),
-            disabled: None,
-        },
-    )
-    .await
-}
-
-/// Disables (revoking every session) or enables a user.
-pub async fn set_disabled(store: &Store, name: &str, disabled: bool) -> anyhow::Result<()> {
-    let user = find(store, name).await?;
-    change(
-        store,
-        &user,
-        UserChange {
-            roles: None,
-            disabled: Some(disabled),
-        },
-    )
-    .await
-}
-
-async fn change(store: &Store, user: &User, change: UserChange) -> anyhow::Result<()> {
-    let (user, revoked) = store
-        .update_user(user.id, &change)
-        .await?
-        .ok_or_else(|| anyhow!("the user was deleted meanwhile"))?;
-    if !revoked.is_empty() {
+    let sessions = Sessions::offline(store.clone());
+    let updated = admin::update_user(&sessions, user.id, change).await?;
+    if updated.sessions_revoked > 0 {
         eprintln!(
             "revoked {} session(s): every replica refuses their tokens within seconds",
-            revoked.len()
+            updated.sessions_revoked
         );
     }
-    print_user(&user)
+    print_user(&updated.user)
 }
 
-/// Revokes every session of a user.
-pub async fn revoke_sessions(store: &Store, name: &str) -> anyhow::Result<()> {
-    let user = find(store, name).await?;
-    let revoked = store
-        .revoke_user_sessions(user.id, None, RevocationReason::Admin)
-        .await?;
-    eprintln!(
-        "revoked {} session(s) of {}: every replica refuses their tokens within seconds",
-        revoked.len(),
-        user.username
-    );
-    Ok(())
+/// The password from a prompt (twice), or one line of standard input.
+fn read_password() -> anyhow::Result<SecretString> {
+    if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("Password: ").context("reading the password")?;
+        let again =
+            rpassword::prompt_password("Repeat password: ").context("reading the password")?;
+        if first != again {
+            bail!("the passwords do not match");
+        }
+        return Ok(SecretString::from(first));
+    }
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("reading the password from stdin")?;
+    let password = line.trim_end_matches(['\n', '\r']).to_owned();
+    if password.is_empty() {
+        bail!("no password on standard input");
+    }
+    Ok(SecretString::from(password))
 }

@@ -8,7 +8,7 @@ use actix_web::middleware::Next;
 use actix_web::{HttpMessage, HttpResponse, web};
 use auth_core::Claims;
 use serde::{Deserialize, Serialize};
-use user_store::{RevocationReason, User, UserChange};
+use user_store::{User, UserChange};
 use utoipa::openapi::schema::{
     AnyOfBuilder, Array, ArrayBuilder, KnownFormat, ObjectBuilder, Schema, SchemaFormat,
     SchemaType, Type,
@@ -16,6 +16,8 @@ use utoipa::openapi::schema::{
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use crate::accounts::AccountError;
+use crate::accounts::admin::{self as accounts_admin, MAX_ROLE_CHARS, MAX_ROLES};
 use crate::error::{ApiError, ErrorBody};
 use crate::routes::JsonBody;
 use crate::state::AppState;
@@ -117,7 +119,7 @@ pub async fn list_users(
             ApiError::InvalidRequest("after must be a user id from a previous page".to_owned())
         })?),
     };
-    let page = state.store.list_users(after, limit).await?;
+    let page = accounts_admin::list_users(&state.accounts.users.store, after, limit).await?;
     Ok(HttpResponse::Ok().json(UserList {
         users: page.users,
         next: page.next,
@@ -133,10 +135,7 @@ pub struct UserPatch {
     roles: Option<Vec<String>>,
 }
 
-pub const MAX_ROLES: usize = 32;
-pub const MAX_ROLE_CHARS: usize = 64;
-
-/// The characters a role may not contain, as [`check_roles`] refuses them: whitespace
+/// The characters a role may not contain, as [`accounts_admin::check_roles`] refuses them: whitespace
 /// (Unicode `White_Space`) and control characters (`Cc`). A test checks the two agree.
 const ROLE_REFUSED: [(char, char); 8] = [
     ('\u{0}', ' '),
@@ -149,7 +148,7 @@ const ROLE_REFUSED: [(char, char); 8] = [
     ('\u{3000}', '\u{3000}'),
 ];
 
-/// `roles` in the document: what [`check_roles`] accepts, so that a client (or a fuzzer)
+/// `roles` in the document: what [`accounts_admin::check_roles`] accepts, so that a client (or a fuzzer)
 /// can tell a valid list without asking.
 fn role_list() -> Array {
     let refused: String = ROLE_REFUSED
@@ -196,9 +195,7 @@ pub async fn update_user(
     JsonBody(patch): JsonBody<UserPatch>,
 ) -> Result<HttpResponse, ApiError> {
     let id = user_id(&id)?;
-    if let Some(roles) = &patch.roles {
-        check_roles(roles)?;
-    }
+    // The API takes roles as a set: sorted, each once.
     let change = UserChange {
         disabled: patch.disabled,
         roles: patch.roles.map(|mut roles| {
@@ -207,19 +204,9 @@ pub async fn update_user(
             roles
         }),
     };
-    let (user, revoked) = state
-        .store
-        .update_user(id, &change)
-        .await?
-        .ok_or(ApiError::UserNotFound)?;
-    state.remember_revoked(&revoked);
-    tracing::info!(
-        admin = %claims.sub,
-        disabled = user.disabled,
-        sessions_revoked = revoked.len(),
-        "user updated by an admin"
-    );
-    Ok(HttpResponse::Ok().json(user))
+    let updated = accounts_admin::update_user(&state.accounts.sessions, id, change).await?;
+    tracing::info!(admin = %claims.sub, "user updated by an admin");
+    Ok(HttpResponse::Ok().json(updated.user))
 }
 
 /// `DELETE /api/admin/users/{id}/sessions`: revokes every session of the user.
@@ -240,43 +227,15 @@ pub async fn revoke_sessions(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = user_id(&id)?;
-    if state.store.find_user(id).await?.is_none() {
-        return Err(ApiError::UserNotFound);
-    }
-    let revoked = state
-        .store
-        .revoke_user_sessions(id, None, RevocationReason::Admin)
-        .await?;
-    state.remember_revoked(&revoked);
-    tracing::info!(admin = %claims.sub, sessions = revoked.len(), "sessions revoked by an admin");
+    let accounts = &state.accounts;
+    accounts_admin::revoke_sessions(&accounts.users.store, &accounts.sessions, id).await?;
+    tracing::info!(admin = %claims.sub, "sessions revoked by an admin");
     Ok(HttpResponse::NoContent().finish())
 }
 
 /// A path id that is not a UUID names no user.
 fn user_id(raw: &str) -> Result<Uuid, ApiError> {
-    raw.parse().map_err(|_| ApiError::UserNotFound)
-}
-
-/// Roles are short names: 1 to 64 characters, no whitespace or control characters, at
-/// most 32 of them.
-pub fn check_roles(roles: &[String]) -> Result<(), ApiError> {
-    if roles.len() > MAX_ROLES {
-        return Err(ApiError::InvalidRequest(format!(
-            "a user can have at most {MAX_ROLES} roles"
-        )));
-    }
-    for role in roles {
-        let chars = role.chars().count();
-        if chars == 0
-            || chars > MAX_ROLE_CHARS
-            || role.chars().any(|c| c.is_whitespace() || c.is_control())
-        {
-            return Err(ApiError::InvalidRequest(format!(
-                "each role must be 1 to {MAX_ROLE_CHARS} characters without spaces or control characters"
-            )));
-        }
-    }
-    Ok(())
+    Ok(raw.parse().map_err(|_| AccountError::UserNotFound)?)
 }
 
 #[cfg(test)]
@@ -291,7 +250,7 @@ mod tests {
                 .any(|&(from, to)| (from..=to).contains(&c));
             assert_eq!(
                 listed,
-                check_roles(&[c.to_string()]).is_err(),
+                accounts_admin::check_roles(&[c.to_string()]).is_err(),
                 "U+{:04X}",
                 u32::from(c)
             );

@@ -1,4 +1,5 @@
-//! `/auth`: register, refresh, logout, and the token response they share with login.
+//! `/auth`: register, refresh, logout, and the token response they share with login;
+//! each parses, calls its use case in [`crate::accounts`], and renders.
 
 use std::sync::Arc;
 
@@ -7,10 +8,10 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use auth_core::Claims;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
-use user_store::{RevocationReason, User, Username, UsernameError};
+use user_store::User;
 use utoipa::ToSchema;
 
-use crate::accounts::{self, Tokens};
+use crate::accounts::{self, Registration, Tokens};
 use crate::error::{ApiError, ErrorBody};
 use crate::routes::{Body, JsonBody, is_blank, parse_json_object};
 use crate::state::AppState;
@@ -56,51 +57,14 @@ pub async fn register(
     req: HttpRequest,
     JsonBody(body): JsonBody<Credentials>,
 ) -> Result<HttpResponse, ApiError> {
-    if !state.signup_enabled {
-        return Err(ApiError::SignupDisabled);
-    }
-    admit_registration(&state, &req)?;
     let Credentials { username, password } = body;
-    let user = create_user(&state, &username, password, &[]).await?;
-    Ok(HttpResponse::Created().json(user))
-}
-
-/// `REGISTER_RATE_PER_ADDRESS`: every attempt counts, whatever its outcome, since each
-/// costs a strength estimate and usually an argon2 hash. The CLI is not limited.
-fn admit_registration(state: &AppState, req: &HttpRequest) -> Result<(), ApiError> {
-    let (Some(limit), Some(address)) = (
-        &state.register_limit,
-        state.trusted_proxies.client_address(req),
-    ) else {
-        return Ok(());
+    let registration = Registration {
+        username,
+        password,
+        client: state.trusted_proxies.client_address(&req),
     };
-    limit
-        .check(address)
-        .map_err(|wait| ApiError::TooManyRegistrations {
-            retry_after: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
-        })
-}
-
-/// Validates, hashes and stores a new user: shared by `POST /auth/register` and
-/// `authd user create`.
-pub async fn create_user(
-    state: &AppState,
-    username: &str,
-    password: SecretString,
-    roles: &[String],
-) -> Result<User, ApiError> {
-    // The bounds hold for the name as sent too, as the OpenAPI document states them (JSON
-    // Schema counts the characters sent): trimming would otherwise admit any amount of
-    // surrounding whitespace, and NFKC turns one character such as U+3300 into four.
-    let sent = username.chars().count();
-    if !(Username::MIN_CHARS..=Username::MAX_CHARS).contains(&sent) {
-        return Err(UsernameError::Length.into());
-    }
-    let username = Username::parse(username)?;
-    let hash = state.hasher.hash_new(password, username.as_str()).await?;
-    let user = state.store.create_user(&username, &hash, roles).await?;
-    tracing::info!(user_id = %user.id, "user registered");
-    Ok(user)
+    let user = accounts::register(&state.accounts, registration).await?;
+    Ok(HttpResponse::Created().json(user))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -126,7 +90,7 @@ pub async fn refresh(
     state: web::Data<AppState>,
     JsonBody(body): JsonBody<RefreshRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let tokens = accounts::refresh(&state, &body.refresh_token).await?;
+    let tokens = accounts::refresh(&state.accounts, &body.refresh_token).await?;
     Ok(token_response(tokens))
 }
 
@@ -138,6 +102,16 @@ pub enum LogoutScope {
     Local,
     Global,
     Others,
+}
+
+impl From<LogoutScope> for accounts::LogoutScope {
+    fn from(scope: LogoutScope) -> Self {
+        match scope {
+            LogoutScope::Local => accounts::LogoutScope::Local,
+            LogoutScope::Global => accounts::LogoutScope::Global,
+            LogoutScope::Others => accounts::LogoutScope::Others,
+        }
+    }
 }
 
 #[derive(Deserialize, Default, ToSchema)]
@@ -171,24 +145,8 @@ pub async fn logout(
     } else {
         parse_json_object(&req, &body)?
     };
-    let reason = RevocationReason::Logout;
-    let revoked = match request.scope {
-        LogoutScope::Local => state.store.revoke_session(claims.sid, reason).await?,
-        LogoutScope::Global => {
-            state
-                .store
-                .revoke_user_sessions(claims.sub, None, reason)
-                .await?
-        }
-        LogoutScope::Others => {
-            state
-                .store
-                .revoke_user_sessions(claims.sub, Some(claims.sid), reason)
-                .await?
-        }
-    };
-    state.remember_revoked(&revoked);
-    tracing::info!(user_id = %claims.sub, sessions = revoked.len(), "logged out");
+    let sessions = &state.accounts.sessions;
+    accounts::logout(sessions, claims.sub, claims.sid, request.scope.into()).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

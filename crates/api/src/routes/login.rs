@@ -39,7 +39,7 @@ pub async fn login(
     let Credentials { username, password } = login_credentials(&req, &body)?;
     let client = state.trusted_proxies.client_address(&req);
     let tokens = accounts::login(
-        &state,
+        &state.accounts,
         LoginRequest {
             username,
             password,

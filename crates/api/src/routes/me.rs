@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::accounts;
-use crate::error::{ApiError, ErrorBody, TokenProblem};
+use crate::error::{ApiError, ErrorBody};
 use crate::routes::JsonBody;
 use crate::state::AppState;
 
@@ -57,11 +57,7 @@ pub async fn me(
     state: web::Data<AppState>,
     claims: web::ReqData<Arc<Claims>>,
 ) -> Result<HttpResponse, ApiError> {
-    let user = state
-        .store
-        .find_user(claims.sub)
-        .await?
-        .ok_or(TokenProblem::UnknownUser)?;
+    let user = state.accounts.users.own_account(claims.sub).await?;
     Ok(HttpResponse::Ok().json(user))
 }
 
@@ -100,8 +96,8 @@ pub async fn change_password(
         new_password,
     } = body;
     accounts::change_password(
-        &state,
-        accounts::password::PasswordChange {
+        &state.accounts,
+        accounts::PasswordChange {
             user_id: claims.sub,
             current_password,
             new_password,

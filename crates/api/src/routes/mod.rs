@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod auth;
 pub mod health;
+pub mod jwks;
 pub mod login;
 pub mod me;
 

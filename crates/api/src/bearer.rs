@@ -81,17 +81,18 @@ fn authenticate(
         ApiError::Internal(anyhow::anyhow!("application state is not registered"))
     })?;
     let token = match credentials {
-        BearerCredentials::Missing => return Err(ApiError::Unauthorized(None)),
+        BearerCredentials::Missing => return Err(TokenProblem::Missing.into()),
         BearerCredentials::Malformed => return Err(TokenProblem::MalformedHeader.into()),
         BearerCredentials::Token(token) => token,
     };
-    let claims = state
+    let accounts = &state.accounts;
+    let claims = accounts
         .keys
         .current()
         .verifier
         .verify_cached(&token)
         .map_err(TokenProblem::from)?;
-    if state.revoked.contains(&claims.sid) {
+    if accounts.sessions.revoked().contains(&claims.sid) {
         return Err(TokenProblem::Revoked.into());
     }
     Ok(claims)

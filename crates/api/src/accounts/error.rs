@@ -1,0 +1,88 @@
+//! What a use case can refuse, one variant per failure a caller acts on, with no HTTP in
+//! it: the JSON API maps these to statuses in `crate::error`, the CLI prints them, and an
+//! OAuth token endpoint would map the same variants to RFC 6749 §5.2 codes.
+
+use user_store::{PasswordError, StoreError, UsernameError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    /// An unknown user and a wrong password alike, so the answer does not tell who exists.
+    #[error("the username or password is wrong")]
+    InvalidCredentials,
+    /// The current password given to change it was wrong (the caller is signed in).
+    #[error("the current password is wrong")]
+    WrongCurrentPassword,
+    #[error("this account is disabled")]
+    AccountDisabled,
+    /// The login throttle (per username, or per address) holds password checks back.
+    #[error("too many failed logins for this username; retry after {retry_after} seconds")]
+    TooManyAttempts { retry_after: u64 },
+    /// `REGISTER_RATE_PER_ADDRESS`.
+    #[error("too many registrations from this address; retry after {retry_after} seconds")]
+    TooManyRegistrations { retry_after: u64 },
+    #[error("sign-up is disabled on this server")]
+    SignupDisabled,
+    #[error("that username is already taken")]
+    UsernameTaken,
+    #[error(transparent)]
+    InvalidUsername(#[from] UsernameError),
+    #[error(transparent)]
+    WeakPassword(#[from] PasswordError),
+    #[error(transparent)]
+    InvalidRoles(#[from] RolesError),
+    /// A refresh token that buys nothing (RFC 6749 §5.2 `invalid_grant`).
+    #[error(transparent)]
+    InvalidGrant(#[from] GrantProblem),
+    /// An operator named a user that does not exist.
+    #[error("no user has this id")]
+    UserNotFound,
+    /// The signed-in user's own account is gone (deleted after the token was issued).
+    #[error("the user no longer exists")]
+    AccountGone,
+    /// No stored signing key of this algorithm has this id.
+    #[error("no {alg} key with kid {kid}")]
+    UnknownKey { alg: String, kid: String },
+    /// The key signs tokens now: retiring it would leave nothing to sign with.
+    #[error("{kid} signs tokens now")]
+    KeyInUse { kid: String },
+    /// The database did not answer: retry later.
+    #[error("the service is temporarily unavailable, retry shortly")]
+    Unavailable,
+    /// Load shedding: the password hashing queue is full; retry later.
+    #[error("the server is busy, retry shortly")]
+    Busy,
+    #[error("an internal error occurred")]
+    Internal(#[source] anyhow::Error),
+}
+
+/// Why a refresh token was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum GrantProblem {
+    /// Unknown, expired, or of a revoked session.
+    #[error("the refresh token is invalid, expired or revoked")]
+    Invalid,
+    /// Spent already, after the reuse grace: the session has been revoked (RFC 9700 §4.14.2).
+    #[error("the refresh token was already used; the session has been revoked")]
+    Reused,
+}
+
+/// Why a list of roles was refused (see `accounts::admin::check_roles`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RolesError {
+    #[error("a user can have at most {max} roles")]
+    TooMany { max: usize },
+    #[error("each role must be 1 to {max_chars} characters without spaces or control characters")]
+    BadRole { max_chars: usize },
+}
+
+impl From<StoreError> for AccountError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::UsernameTaken => AccountError::UsernameTaken,
+            StoreError::Unavailable(_) => AccountError::Unavailable,
+            StoreError::Busy => AccountError::Busy,
+            StoreError::WeakPassword(e) => AccountError::WeakPassword(e),
+            StoreError::Unexpected(e) => AccountError::Internal(e),
+        }
+    }
+}

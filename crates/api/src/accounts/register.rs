@@ -1,0 +1,49 @@
+//! Who may sign up: `SIGNUP_ENABLED`, then `REGISTER_RATE_PER_ADDRESS`, then the rules
+//! every new user meets ([`crate::accounts::Users::create`]).
+
+use std::net::IpAddr;
+
+use secrecy::SecretString;
+use user_store::User;
+
+use crate::accounts::{AccountError, Accounts, NewUser};
+
+/// A sign-up, from whichever transport.
+pub struct Registration {
+    pub username: String,
+    pub password: SecretString,
+    /// The client's address as `TRUSTED_PROXIES` resolves it, for the per-address limit.
+    pub client: Option<IpAddr>,
+}
+
+/// Creates a user with no roles, when sign-up is open and the address within its rate.
+pub async fn register(
+    accounts: &Accounts,
+    registration: Registration,
+) -> Result<User, AccountError> {
+    if !accounts.policy.signup_enabled {
+        return Err(AccountError::SignupDisabled);
+    }
+    admit(accounts, registration.client)?;
+    accounts
+        .users
+        .create(NewUser {
+            username: registration.username,
+            password: registration.password,
+            roles: Vec::new(),
+        })
+        .await
+}
+
+/// `REGISTER_RATE_PER_ADDRESS`: every attempt counts, whatever its outcome, since each
+/// costs a strength estimate and usually an argon2 hash. The CLI is not limited.
+fn admit(accounts: &Accounts, client: Option<IpAddr>) -> Result<(), AccountError> {
+    let (Some(limit), Some(address)) = (&accounts.policy.register_limit, client) else {
+        return Ok(());
+    };
+    limit
+        .check(address)
+        .map_err(|wait| AccountError::TooManyRegistrations {
+            retry_after: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
+        })
+}

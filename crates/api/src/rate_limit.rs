@@ -348,7 +348,7 @@ mod tests {
         assert!(limiter.check_at(ip("2001:db8:1:4::1"), now).is_err());
         // Sixteen /64s of one /48, four in each of four /56s.
         for n in 4..16u32 {
-            let address = ip(&format!("2001:db8:1:{:x}::1", (n / 4) << 8 | n % 4));
+            let address = ip(&format!("2001:db8:1:{:x}::1", ((n / 4) << 8) | (n % 4)));
             assert!(limiter.check_at(address, now).is_ok(), "/64 number {n}");
         }
         let wait = limiter.check_at(ip("2001:db8:1:ff00::1"), now).unwrap_err();

@@ -2,8 +2,13 @@
 # The Dockerfile's HEALTHCHECK command, extracted and run on this host against the built
 # binary (there is no Docker engine here): it must pass while authd serves and fail once
 # it has stopped. The binary runs as the image runs it: BIND_ADDR on all addresses.
+#
+# Usage: .ci/check_healthcheck.sh [PATH_TO_AUTHD_BINARY]   (or AUTHD_BIN; default: the
+# release build, see ci_authd_bin in .ci/lib.sh). Builds nothing.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source .ci/lib.sh
+bin=$(ci_authd_bin "${1:-}")
 
 check="$(python3 - <<'PY'
 import json, re
@@ -15,8 +20,6 @@ print(cmd[2])
 PY
 )"
 
-bin="${AUTHD_BIN:-${CARGO_TARGET_DIR:-target}/debug/authd}"
-[ -x "$bin" ] || cargo build --quiet -p api --bin authd
 dir="$(mktemp -d)"
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 export BIND_ADDR="0.0.0.0:$port"

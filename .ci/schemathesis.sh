@@ -4,31 +4,26 @@
 # user's access token and once with an admin's. Any failure fails CI: the document must
 # say exactly what the server accepts and answers.
 #
-# Usage: .ci/schemathesis.sh PATH_TO_AUTHD_BINARY
-# Optional: SCHEMATHESIS_VENV, a venv to use (created and filled from
-# .ci/requirements.txt when it lacks the pinned version); SCHEMATHESIS_MAX_EXAMPLES
+# Usage: .ci/schemathesis.sh [PATH_TO_AUTHD_BINARY]   (or AUTHD_BIN; default: the release
+# build, see ci_authd_bin in .ci/lib.sh). Builds nothing. schemathesis comes from the venv
+# of .ci/requirements.txt (ci_use_venv; AUTHD_CI_VENV names it).
+# Optional: SCHEMATHESIS_MAX_EXAMPLES
 # (default 30) and SCHEMATHESIS_SEED (default 1), the cases per operation and phase and
 # their seed; SCAN_RUST_LOG and SCAN_KEEP_LOG=FILE, the server's log filter and a copy of
 # its log, to investigate a failure.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-bin=${1:?usage: .ci/schemathesis.sh PATH_TO_AUTHD_BINARY}
-[ -x "$bin" ] || { echo "not an executable: $bin" >&2; exit 1; }
-bin=$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")
+source .ci/lib.sh
+bin=$(ci_authd_bin "${1:-}")
 max_examples=${SCHEMATHESIS_MAX_EXAMPLES:-30}
 seed=${SCHEMATHESIS_SEED:-1}
 
 # --- schemathesis, at the pinned version ----------------------------------------
+ci_use_venv
 pin=$(grep -iE '^schemathesis==' .ci/requirements.txt | head -1 | cut -d= -f3)
-[ -n "$pin" ] || { echo ".ci/requirements.txt pins no schemathesis version" >&2; exit 1; }
-venv=${SCHEMATHESIS_VENV:-${TMPDIR:-/tmp}/authd-ci-schemathesis-venv}
-if ! "$venv/bin/schemathesis" --version 2>/dev/null | grep -qxF "schemathesis, version $pin"; then
-    echo "installing .ci/requirements.txt (schemathesis $pin) into $venv"
-    rm -rf "$venv"
-    python3 -m venv "$venv"
-    "$venv/bin/python" -m pip install --quiet -r .ci/requirements.txt
-fi
+schemathesis --version | grep -qxF "schemathesis, version $pin" ||
+    { echo "schemathesis is not the version .ci/requirements.txt pins ($pin)" >&2; exit 1; }
 
 # --- authd on SQLite in a temporary directory, a free port --------------------------
 # A clean environment, started in the temporary directory (so no .env is read): only
@@ -76,7 +71,7 @@ for who in st-user st-admin; do
     export ST_USERNAME=$who ST_USER_ID=${ids[$who]} ST_OTHER_USER_ID=${ids[${other[$who]}]}
     echo "schemathesis $pin as $who, at most $max_examples examples per operation"
     start=$SECONDS
-    timeout --kill-after=10 150 "$venv/bin/schemathesis" \
+    timeout --kill-after=10 150 schemathesis \
         --config-file .ci/schemathesis.toml run "$base/openapi.json" \
         --checks all --phases examples,coverage,fuzzing,stateful \
         --max-examples "$max_examples" --seed "$seed" --workers 2 --request-timeout 10 \

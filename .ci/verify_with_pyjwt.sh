@@ -4,30 +4,16 @@
 # EdDSA: starts the built binary with only BIND_ADDR, JWT_ALGORITHM and LOG_FORMAT set, in
 # an empty directory (so it generates its key into ./data), and runs
 # .ci/verify_with_pyjwt.py against it.
+#
+# Usage: .ci/verify_with_pyjwt.sh [PATH_TO_AUTHD_BINARY]   (or AUTHD_BIN; default: the
+# release build, see ci_authd_bin in .ci/lib.sh). Builds nothing. PyJWT and cryptography
+# come from the venv of .ci/requirements.txt (ci_use_venv).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 root=$PWD
-
-# --- Python: PyJWT with its crypto extra, in a venv when the system lacks it ----------
-python=python3
-if ! python3 -c 'import jwt, cryptography' >/dev/null 2>&1; then
-    venv="${TMPDIR:-/tmp}/authd-ci-pyjwt-venv"
-    if ! "$venv/bin/python" -c 'import jwt, cryptography' >/dev/null 2>&1; then
-        echo "installing pyjwt[crypto] into $venv"
-        rm -rf "$venv"
-        python3 -m venv "$venv"
-        "$venv/bin/python" -m pip install --quiet 'pyjwt[crypto]>=2.8'
-    fi
-    python="$venv/bin/python"
-fi
-
-# --- The binary ------------------------------------------------------------------------
-bin=${AUTHD_BIN:-${CARGO_TARGET_DIR:-target}/debug/authd}
-case "$bin" in /*) ;; *) bin="$root/$bin" ;; esac
-if [ ! -x "$bin" ]; then
-    cargo build -p api --bin authd
-fi
-[ -x "$bin" ] || { echo "no authd binary at $bin" >&2; exit 1; }
+source .ci/lib.sh
+bin=$(ci_authd_bin "${1:-}")
+ci_use_venv
 
 pid=""
 work=""
@@ -71,7 +57,7 @@ for alg in RS256 ES256 EdDSA; do
         sleep 0.2
     done
 
-    "$python" "$root/.ci/verify_with_pyjwt.py" "$base" "$alg" || fail "$alg: the PyJWT check failed (above)"
+    python3 "$root/.ci/verify_with_pyjwt.py" "$base" "$alg" || fail "$alg: the PyJWT check failed (above)"
     stop_server
 done
 echo "verify_with_pyjwt: ok"

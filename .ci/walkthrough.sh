@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Runs the README's walk-through exactly as written against the built binary, started
 # with no configuration in an empty directory, and checks what it printed.
+#
+# Usage: .ci/walkthrough.sh [PATH_TO_AUTHD_BINARY]   (or AUTHD_BIN; default: the release
+# build, see ci_authd_bin in .ci/lib.sh). Builds nothing.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-root=$PWD
-bin=${AUTHD_BIN:-${CARGO_TARGET_DIR:-$root/target}/debug/authd}
-[ -x "$bin" ] || cargo build -p api --bin authd
+source .ci/lib.sh
+bin=$(ci_authd_bin "${1:-}")
 work=$(mktemp -d)
 script="$work/walkthrough.sh"
 # The first ```sh block after the walk-through's heading.

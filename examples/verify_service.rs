@@ -13,6 +13,9 @@
 //! here until it expires, so keep authd's `ACCESS_TOKEN_TTL` short. A retired signing key
 //! is: the verifier caches the JWKS for authd's `JWKS_MAX_AGE` and then refetches it (see
 //! `RemoteVerifier`), so a key authd stops publishing stops being accepted here soon after.
+//!
+//! `RemoteVerifier` is behind auth-core's `remote` feature; `crates/api` turns it on for its
+//! examples and tests (its dev-dependencies), not for the authd binary.
 
 use std::future::Future;
 use std::pin::Pin;

@@ -1,3 +1,7 @@
+//! Opaque refresh tokens (RFC 6749 §1.5): generated or derived here, stored only as a
+//! selector and a hash ([`StoredRefreshToken`]), checked when presented
+//! ([`PresentedRefreshToken`]).
+
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
@@ -18,16 +22,16 @@ const ENCODED_LEN: usize = TOKEN_BYTES * 4 / 3;
 /// bits of secret, compared in constant time, so neither a lookup's timing nor a database
 /// read reveals a usable token.
 #[derive(Debug, Clone)]
-pub struct RefreshSecret {
+pub struct StoredRefreshToken {
     /// The row key (random, not time-ordered: it must not be guessable).
     pub id: Uuid,
     /// SHA-256 of the secret part.
     pub secret_hash: [u8; 32],
 }
 
-impl RefreshSecret {
+impl StoredRefreshToken {
     /// A new random token: the value to give the client, and what to store.
-    pub fn generate() -> Result<(String, RefreshSecret), getrandom::Error> {
+    pub fn generate() -> Result<(String, StoredRefreshToken), getrandom::Error> {
         let mut bytes = [0u8; TOKEN_BYTES];
         getrandom::fill(&mut bytes)?;
         Ok(Self::from_bytes(bytes))
@@ -61,7 +65,7 @@ impl RefreshSecret {
 
     fn from_bytes(bytes: [u8; TOKEN_BYTES]) -> (String, Self) {
         let (selector, secret) = bytes.split_at(SELECTOR_LEN);
-        let stored = RefreshSecret {
+        let stored = StoredRefreshToken {
             id: Uuid::from_slice(selector).expect("16 bytes"),
             secret_hash: Sha256::digest(secret).into(),
         };
@@ -70,7 +74,7 @@ impl RefreshSecret {
 }
 
 /// The server key that derives each refresh token's successor (see
-/// [`RefreshSecret::successor`]); every replica of one deployment holds the same one.
+/// [`StoredRefreshToken::successor`]); every replica of one deployment holds the same one.
 #[derive(Clone)]
 pub struct RefreshChainKey(Hmac<Sha256>);
 
@@ -161,7 +165,7 @@ mod tests {
 
     #[test]
     fn a_generated_token_parses_and_matches_its_stored_hash() {
-        let (token, stored) = RefreshSecret::generate().unwrap();
+        let (token, stored) = StoredRefreshToken::generate().unwrap();
         assert_eq!(token.len(), 64);
         let presented = PresentedRefreshToken::parse(&token).unwrap();
         assert_eq!(presented.id(), stored.id);
@@ -170,8 +174,8 @@ mod tests {
 
     #[test]
     fn tokens_are_unique_and_carry_256_secret_bits() {
-        let (a, sa) = RefreshSecret::generate().unwrap();
-        let (b, sb) = RefreshSecret::generate().unwrap();
+        let (a, sa) = StoredRefreshToken::generate().unwrap();
+        let (b, sb) = StoredRefreshToken::generate().unwrap();
         assert_ne!(a, b);
         assert_ne!(sa.secret_hash, sb.secret_hash);
         assert_eq!(VERIFIER_LEN * 8, 256);
@@ -179,7 +183,7 @@ mod tests {
 
     #[test]
     fn a_changed_secret_does_not_match() {
-        let (token, stored) = RefreshSecret::generate().unwrap();
+        let (token, stored) = StoredRefreshToken::generate().unwrap();
         let mut chars: Vec<char> = token.chars().collect();
         let last = chars.len() - 2;
         chars[last] = if chars[last] == 'A' { 'B' } else { 'A' };
@@ -191,10 +195,10 @@ mod tests {
     #[test]
     fn a_successor_is_the_same_for_the_same_token_and_key_and_matches_its_hash() {
         let key = RefreshChainKey::new(&[7u8; 32]).unwrap();
-        let (token, _) = RefreshSecret::generate().unwrap();
+        let (token, _) = StoredRefreshToken::generate().unwrap();
         let spent = PresentedRefreshToken::parse(&token).unwrap();
-        let (next, stored) = RefreshSecret::successor(&key, &spent);
-        let (again, _) = RefreshSecret::successor(&key, &spent);
+        let (next, stored) = StoredRefreshToken::successor(&key, &spent);
+        let (again, _) = StoredRefreshToken::successor(&key, &spent);
         assert_eq!(next, again);
         assert_ne!(next, token);
         let presented = PresentedRefreshToken::parse(&next).unwrap();
@@ -206,25 +210,25 @@ mod tests {
     fn a_successor_depends_on_the_key_and_on_the_whole_token() {
         let a = RefreshChainKey::new(&[7u8; 32]).unwrap();
         let b = RefreshChainKey::new(&[8u8; 32]).unwrap();
-        let (token, _) = RefreshSecret::generate().unwrap();
+        let (token, _) = StoredRefreshToken::generate().unwrap();
         let spent = PresentedRefreshToken::parse(&token).unwrap();
         assert_ne!(
-            RefreshSecret::successor(&a, &spent).0,
-            RefreshSecret::successor(&b, &spent).0
+            StoredRefreshToken::successor(&a, &spent).0,
+            StoredRefreshToken::successor(&b, &spent).0
         );
         let other = PresentedRefreshToken {
             id: spent.id,
             secret: [0u8; VERIFIER_LEN],
         };
         assert_ne!(
-            RefreshSecret::successor(&a, &spent).0,
-            RefreshSecret::successor(&a, &other).0
+            StoredRefreshToken::successor(&a, &spent).0,
+            StoredRefreshToken::successor(&a, &other).0
         );
         assert!(RefreshChainKey::new(&[1u8; 31]).is_none());
         let bound = RefreshChainKey::from_parts(&[7u8; 32], Some(b"a configured secret")).unwrap();
         assert_ne!(
-            RefreshSecret::successor(&bound, &spent).0,
-            RefreshSecret::successor(&a, &spent).0,
+            StoredRefreshToken::successor(&bound, &spent).0,
+            StoredRefreshToken::successor(&a, &spent).0,
             "a configured secret changes every successor"
         );
     }

@@ -4,6 +4,7 @@
 mod fetch;
 mod freshness;
 mod key_cache;
+mod public_keys;
 
 use std::fmt;
 use std::sync::Arc;
@@ -11,11 +12,11 @@ use std::time::{Duration, Instant};
 
 use reqwest::Url;
 
-use crate::jwks::PublicKeys;
 use crate::{Algorithm, Claims, KeyError, VerifierConfig, VerifyError};
 use fetch::JwksSource;
 use freshness::Freshness;
 use key_cache::{CachedKeys, KeyCache};
+use public_keys::PublicKeys;
 
 /// Why the JWKS could not be fetched or used. The keys fetched last stay in use (within
 /// their [max-stale](RemoteVerifier::with_max_stale) grace).

@@ -27,8 +27,9 @@ pub struct VerifierConfig {
     /// The longest lifetime (`exp - iat`) a token may claim; `None`: any. authd sets its
     /// `ACCESS_TOKEN_TTL` here: a token issued under a longer TTL is refused, so lowering
     /// the TTL bounds how long any accepted token lives, and a revoked session need only be
-    /// remembered that long (plus the leeway). A [`crate::RemoteVerifier`] does not know
-    /// authd's TTL: set it with [`VerifierConfig::with_max_lifetime`] to have the same check.
+    /// remembered that long (plus the leeway). A `RemoteVerifier` (feature `remote`) does
+    /// not know authd's TTL: set it with [`VerifierConfig::with_max_lifetime`] to have the
+    /// same check.
     pub max_lifetime: Option<Duration>,
     /// Tokens remembered by [`Verifier::verify_cached`], per generation (so at most twice
     /// this many; each entry costs about the token's length plus 300 bytes). 0: none.
@@ -184,7 +185,8 @@ impl Verifier {
         Self::verify_with(token, &self.config, |kid| self.keys.verification_key(kid))
     }
 
-    /// The checks of [`Self::verify`], with the keys looked up by `key_for` (`crate::jwks`).
+    /// The checks of [`Self::verify`], with the keys looked up by `key_for` (also
+    /// `RemoteVerifier`'s, with the `remote` feature).
     ///
     /// One pass over the token: the header and the payload are each decoded and parsed
     /// once, the signature is checked with the key's prepared verifier, and the claims are

@@ -6,7 +6,6 @@
 //! Anything that must be atomic (rotating a refresh token, revoking sessions) is one
 //! transaction or one conditional statement.
 
-mod admin;
 mod error;
 mod password;
 mod purge;
@@ -14,14 +13,15 @@ mod revocation_feed;
 mod server_secrets;
 mod sessions;
 mod signing_keys;
+mod statement;
 mod store;
 mod strength;
 mod throttle;
 mod timestamp;
+mod user_admin;
 mod username;
 mod users;
 
-pub use admin::{UserChange, UserPage};
 /// Argon2id cost parameters (memory in KiB, iterations, parallelism).
 pub use argon2::Params as HashParams;
 pub use error::StoreError;
@@ -34,5 +34,6 @@ pub use store::{Store, StoreOptions};
 pub use strength::{PasswordError, check_password_strength};
 pub use throttle::{Admission, ThrottleKey, ThrottlePolicy};
 pub use timestamp::Timestamp;
+pub use user_admin::{UserChange, UserPage};
 pub use username::{Username, UsernameError};
 pub use users::User;

@@ -23,7 +23,6 @@
 use std::time::Duration;
 
 use crate::error::DbResultExt;
-use crate::store::on_pool;
 use crate::{Store, StoreError, Timestamp};
 
 /// How long an ended session is kept beyond its last access token: covers clock
@@ -102,26 +101,6 @@ pub struct Purged {
     pub complete: bool,
 }
 
-/// `DELETE FROM $table WHERE $key IN (SELECT $key FROM $table WHERE $cond LIMIT $2) AND $cond`.
-macro_rules! batch_delete {
-    ($table:literal, $key:literal, $cond:literal) => {
-        concat!(
-            "DELETE FROM ",
-            $table,
-            " WHERE ",
-            $key,
-            " IN (SELECT ",
-            $key,
-            " FROM ",
-            $table,
-            " WHERE ",
-            $cond,
-            " LIMIT $2) AND ",
-            $cond
-        )
-    };
-}
-
 /// Every rule, in the order a run applies them: refresh tokens before their sessions, so
 /// that deleting a session cascades to few rows.
 pub static PURGE_RULES: &[PurgeRule] = &[
@@ -130,7 +109,9 @@ pub static PURGE_RULES: &[PurgeRule] = &[
     PurgeRule {
         table: "refresh_tokens",
         what: "expired refresh tokens",
-        batch: batch_delete!("refresh_tokens", "id", "expires_at < $1"),
+        batch: "DELETE FROM refresh_tokens WHERE id IN \
+                (SELECT id FROM refresh_tokens WHERE expires_at < $1 LIMIT $2) \
+                AND expires_at < $1",
         cutoff: |_, now| now,
     },
     // A revoked session's tokens are refused whatever they are: its end is theirs.
@@ -144,13 +125,17 @@ pub static PURGE_RULES: &[PurgeRule] = &[
     PurgeRule {
         table: "sessions",
         what: "sessions revoked long enough ago",
-        batch: batch_delete!("sessions", "id", "revoked_at < $1"),
+        batch: "DELETE FROM sessions WHERE id IN \
+                (SELECT id FROM sessions WHERE revoked_at < $1 LIMIT $2) \
+                AND revoked_at < $1",
         cutoff: |policy, now| now.minus(policy.ended_session_retention()),
     },
     PurgeRule {
         table: "sessions",
         what: "sessions expired long enough ago",
-        batch: batch_delete!("sessions", "id", "expires_at < $1"),
+        batch: "DELETE FROM sessions WHERE id IN \
+                (SELECT id FROM sessions WHERE expires_at < $1 LIMIT $2) \
+                AND expires_at < $1",
         cutoff: |policy, now| now.minus(policy.ended_session_retention()),
     },
     // Stale once `max(last_failure_at, blocked_until) + window < now`: the window counts
@@ -158,21 +143,21 @@ pub static PURGE_RULES: &[PurgeRule] = &[
     PurgeRule {
         table: "login_failures",
         what: "stale login throttle rows",
-        batch: batch_delete!(
-            "login_failures",
-            "username_key",
-            "last_failure_at < $1 AND (blocked_until IS NULL OR blocked_until < $1)"
-        ),
+        batch: "DELETE FROM login_failures WHERE username_key IN \
+                (SELECT username_key FROM login_failures \
+                 WHERE last_failure_at < $1 AND (blocked_until IS NULL OR blocked_until < $1) \
+                 LIMIT $2) \
+                AND last_failure_at < $1 AND (blocked_until IS NULL OR blocked_until < $1)",
         cutoff: |policy, now| now.minus(policy.throttle_window),
     },
     PurgeRule {
         table: "address_login_failures",
         what: "stale address throttle rows",
-        batch: batch_delete!(
-            "address_login_failures",
-            "address",
-            "last_failure_at < $1 AND (blocked_until IS NULL OR blocked_until < $1)"
-        ),
+        batch: "DELETE FROM address_login_failures WHERE address IN \
+                (SELECT address FROM address_login_failures \
+                 WHERE last_failure_at < $1 AND (blocked_until IS NULL OR blocked_until < $1) \
+                 LIMIT $2) \
+                AND last_failure_at < $1 AND (blocked_until IS NULL OR blocked_until < $1)",
         cutoff: |policy, now| now.minus(policy.throttle_window),
     },
 ];
@@ -199,13 +184,13 @@ impl Store {
             if purged.batches > 0 {
                 tokio::time::sleep(policy.pause).await;
             }
-            let deleted = on_pool!(self, pool => sqlx::query(rule.batch)
+            let deleted = self
+                .sql(rule.batch)
                 .bind(cutoff)
                 .bind(i64::from(batch_size))
-                .execute(pool)
+                .execute()
                 .await
-                .db("purge a batch")
-                .map(|done| done.rows_affected()))?;
+                .db("purge a batch")?;
             purged.batches += 1;
             purged.rows += deleted;
             if deleted < u64::from(batch_size) {

@@ -4,7 +4,6 @@
 use auth_core::RefreshChainKey;
 
 use crate::error::DbResultExt;
-use crate::store::on_pool;
 use crate::{Store, StoreError, Timestamp};
 
 const REFRESH_CHAIN: &str = "refresh_chain";
@@ -38,19 +37,17 @@ impl Store {
                               ON CONFLICT (name) DO NOTHING";
         const READ: &str = "SELECT value FROM server_secrets WHERE name = $1";
         let fresh = generate().map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
-        on_pool!(self, pool => {
-            sqlx::query(INSERT)
-                .bind(name)
-                .bind(&fresh)
-                .bind(Timestamp::now())
-                .execute(pool)
-                .await
-                .db("store a server secret")?;
-            sqlx::query_scalar::<_, Vec<u8>>(READ)
-                .bind(name)
-                .fetch_one(pool)
-                .await
-                .db("read a server secret")
-        })
+        self.sql(INSERT)
+            .bind(name)
+            .bind(&fresh)
+            .bind(Timestamp::now())
+            .execute()
+            .await
+            .db("store a server secret")?;
+        self.sql(READ)
+            .bind(name)
+            .fetch_one_scalar::<Vec<u8>>()
+            .await
+            .db("read a server secret")
     }
 }

@@ -1,5 +1,4 @@
 use crate::error::DbResultExt;
-use crate::store::on_pool;
 use crate::{Store, StoreError, Timestamp};
 
 /// A signing key as stored (see `migrations/*/0003_signing_keys.sql`).
@@ -30,11 +29,11 @@ impl Store {
     pub async fn signing_keys(&self, alg: &str) -> Result<Vec<StoredKey>, StoreError> {
         const SQL: &str = "SELECT kid, alg, private_key, created_at, activates_at, retired_at \
                            FROM signing_keys WHERE alg = $1 ORDER BY activates_at, kid";
-        on_pool!(self, pool => sqlx::query_as::<_, StoredKey>(SQL)
+        self.sql(SQL)
             .bind(alg)
-            .fetch_all(pool)
+            .fetch_all::<StoredKey>()
             .await
-            .db("read signing keys"))
+            .db("read signing keys")
     }
 
     /// Adds a key; a key already present (same kid) is left as it is. Returns whether it
@@ -48,16 +47,16 @@ impl Store {
     ) -> Result<bool, StoreError> {
         const SQL: &str = "INSERT INTO signing_keys (kid, alg, private_key, created_at, activates_at) \
                            VALUES ($1, $2, $3, $4, $5) ON CONFLICT (kid) DO NOTHING";
-        let added = on_pool!(self, pool => sqlx::query(SQL)
+        let added = self
+            .sql(SQL)
             .bind(kid)
             .bind(alg)
             .bind(private_key)
             .bind(Timestamp::now())
             .bind(activates_at)
-            .execute(pool)
+            .execute()
             .await
-            .db("add signing key")
-            .map(|r| r.rows_affected()))?;
+            .db("add signing key")?;
         Ok(added == 1)
     }
 
@@ -65,13 +64,13 @@ impl Store {
     pub async fn retire_signing_key(&self, kid: &str) -> Result<bool, StoreError> {
         const SQL: &str =
             "UPDATE signing_keys SET retired_at = $1 WHERE kid = $2 AND retired_at IS NULL";
-        let retired = on_pool!(self, pool => sqlx::query(SQL)
+        let retired = self
+            .sql(SQL)
             .bind(Timestamp::now())
             .bind(kid)
-            .execute(pool)
+            .execute()
             .await
-            .db("retire signing key")
-            .map(|r| r.rows_affected()))?;
+            .db("retire signing key")?;
         Ok(retired == 1)
     }
 }

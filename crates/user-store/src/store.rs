@@ -4,7 +4,7 @@ use std::time::Duration;
 use anyhow::{Context, anyhow};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{ConnectOptions, Connection, PgPool, Pool, Postgres, Sqlite, SqlitePool, Transaction};
+use sqlx::{ConnectOptions, Connection, PgPool, SqlitePool};
 use tokio::time::Instant;
 
 use crate::StoreError;
@@ -35,19 +35,6 @@ impl Default for StoreOptions {
         }
     }
 }
-
-/// Runs `$body` with `$pool` bound to whichever pool `$store` holds. The schema is the
-/// same on both databases, so one query text serves both (`$n` placeholders are accepted
-/// by SQLite too).
-macro_rules! on_pool {
-    ($store:expr, $pool:ident => $body:expr) => {
-        match $store {
-            $crate::Store::Sqlite($pool) => $body,
-            $crate::Store::Postgres($pool) => $body,
-        }
-    };
-}
-pub(crate) use on_pool;
 
 /// Tries single connections to PostgreSQL until one succeeds, `patience` has passed, or
 /// the server gives an answer that waiting will not change. One attempt at least, each
@@ -115,47 +102,6 @@ fn cause(e: &sqlx::Error) -> String {
         sqlx::Error::Database(db) => db.message().to_owned(),
         other => other.to_string(),
     }
-}
-
-/// How each database starts a transaction that will write.
-pub(crate) trait WriteTransaction: sqlx::Database {
-    /// SQLite: `BEGIN IMMEDIATE` takes the write lock up front, so a transaction that
-    /// reads and then writes cannot fail with SQLITE_BUSY on the upgrade (the busy timeout
-    /// queues writers instead). PostgreSQL: row locks and READ COMMITTED do the work.
-    const BEGIN: &'static str;
-    /// Which of two texts of one statement this database runs: they differ only where
-    /// PostgreSQL needs an explicit row lock (`FOR SHARE`, `FOR UPDATE`) that SQLite has
-    /// no syntax for and no need of (`BEGIN IMMEDIATE` serialises its writers).
-    fn pick(sqlite: &'static str, postgres: &'static str) -> &'static str;
-}
-
-impl WriteTransaction for Sqlite {
-    const BEGIN: &'static str = "BEGIN IMMEDIATE";
-    fn pick(sqlite: &'static str, _: &'static str) -> &'static str {
-        sqlite
-    }
-}
-
-impl WriteTransaction for Postgres {
-    const BEGIN: &'static str = "BEGIN";
-    fn pick(_: &'static str, postgres: &'static str) -> &'static str {
-        postgres
-    }
-}
-
-/// The text of a statement for `pool`'s database (see [`WriteTransaction::pick`]).
-pub(crate) fn dialect<DB: WriteTransaction>(
-    _pool: &Pool<DB>,
-    sqlite: &'static str,
-    postgres: &'static str,
-) -> &'static str {
-    DB::pick(sqlite, postgres)
-}
-
-pub(crate) async fn begin_write<DB: WriteTransaction>(
-    pool: &Pool<DB>,
-) -> Result<Transaction<'static, DB>, StoreError> {
-    pool.begin_with(DB::BEGIN).await.db("begin transaction")
 }
 
 impl Store {
@@ -237,7 +183,7 @@ impl Store {
 
     /// A round trip to the database, for readiness checks.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        on_pool!(self, pool => sqlx::query("SELECT 1").execute(pool).await.db("ping").map(|_| ()))
+        self.sql("SELECT 1").execute().await.db("ping").map(|_| ())
     }
 
     /// Which database this is, for logs.
@@ -249,6 +195,9 @@ impl Store {
     }
 
     pub async fn close(&self) {
-        on_pool!(self, pool => pool.close().await)
+        match self {
+            Store::Sqlite(pool) => pool.close().await,
+            Store::Postgres(pool) => pool.close().await,
+        }
     }
 }

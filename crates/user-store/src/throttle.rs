@@ -1,9 +1,10 @@
 use std::borrow::Cow;
 use std::net::{IpAddr, Ipv6Addr};
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use crate::error::DbResultExt;
-use crate::store::on_pool;
+use crate::statement::Statement;
 use crate::{Store, StoreError, Timestamp, Username};
 
 /// How password attempts slow a username down: the first `free_failures` cost nothing,
@@ -84,67 +85,59 @@ pub enum Admission {
 
 /// The statements of one throttle table.
 struct ThrottleSql {
-    read: &'static str,
-    insert: &'static str,
-    admit: &'static str,
-    increment: &'static str,
-    clear: &'static str,
-    refund: &'static str,
+    read: String,
+    insert: String,
+    admit: String,
+    increment: String,
+    clear: String,
+    refund: String,
 }
 
-macro_rules! throttle_sql {
-    ($table:literal, $key:literal) => {
-        ThrottleSql {
-            read: concat!(
-                "SELECT failures, last_failure_at, blocked_until FROM ",
-                $table,
-                " WHERE ",
-                $key,
-                " = $1"
+impl ThrottleSql {
+    /// The statements of `table`, whose primary key is `key`. Both are constants of this
+    /// module, never input.
+    fn new(table: &str, key: &str) -> Self {
+        Self {
+            read: format!(
+                "SELECT failures, last_failure_at, blocked_until FROM {table} WHERE {key} = $1"
             ),
-            insert: concat!(
-                "INSERT INTO ",
-                $table,
-                " (",
-                $key,
-                ", failures, last_failure_at, blocked_until) VALUES ($1, 1, $2, $3) \
-                 ON CONFLICT (",
-                $key,
-                ") DO NOTHING"
+            insert: format!(
+                "INSERT INTO {table} ({key}, failures, last_failure_at, blocked_until) \
+                 VALUES ($1, 1, $2, $3) ON CONFLICT ({key}) DO NOTHING"
             ),
             // Compare-and-set on the record as it was read: of concurrent attempts that
             // read the same record, exactly one is counted by this statement; the others
             // read again.
-            admit: concat!(
-                "UPDATE ",
-                $table,
-                " SET failures = $1, last_failure_at = $2, blocked_until = $3 WHERE ",
-                $key,
-                " = $4 AND failures = $5 AND last_failure_at = $6"
+            admit: format!(
+                "UPDATE {table} SET failures = $1, last_failure_at = $2, blocked_until = $3 \
+                 WHERE {key} = $4 AND failures = $5 AND last_failure_at = $6"
             ),
             // Within the free attempts no compare-and-set is needed: one atomic
             // increment, as long as it stays within them.
-            increment: concat!(
-                "UPDATE ",
-                $table,
-                " SET failures = failures + 1, last_failure_at = $1 WHERE ",
-                $key,
-                " = $2 AND failures < $3"
+            increment: format!(
+                "UPDATE {table} SET failures = failures + 1, last_failure_at = $1 \
+                 WHERE {key} = $2 AND failures < $3"
             ),
-            clear: concat!("DELETE FROM ", $table, " WHERE ", $key, " = $1"),
-            refund: concat!(
-                "UPDATE ",
-                $table,
-                " SET failures = failures - 1 WHERE ",
-                $key,
-                " = $1 AND failures > 0"
+            clear: format!("DELETE FROM {table} WHERE {key} = $1"),
+            refund: format!(
+                "UPDATE {table} SET failures = failures - 1 WHERE {key} = $1 AND failures > 0"
             ),
         }
-    };
+    }
 }
 
-static BY_USERNAME: ThrottleSql = throttle_sql!("login_failures", "username_key");
-static BY_ADDRESS: ThrottleSql = throttle_sql!("address_login_failures", "address");
+static BY_USERNAME: LazyLock<ThrottleSql> =
+    LazyLock::new(|| ThrottleSql::new("login_failures", "username_key"));
+static BY_ADDRESS: LazyLock<ThrottleSql> =
+    LazyLock::new(|| ThrottleSql::new("address_login_failures", "address"));
+
+/// A throttle row as read.
+#[derive(sqlx::FromRow)]
+struct ThrottleRecord {
+    failures: i32,
+    last_failure_at: Timestamp,
+    blocked_until: Option<Timestamp>,
+}
 
 /// How often an attempt re-reads a record that concurrent attempts changed under it
 /// before it gives up and is refused like a blocked one: attempts in such numbers at
@@ -183,65 +176,18 @@ impl Store {
         let sql = key.sql();
         for _ in 0..ADMIT_RETRIES {
             let now = Timestamp::now();
-            let record = on_pool!(self, pool => sqlx::query_as::<_, (i32, Timestamp, Option<Timestamp>)>(sql.read)
+            let record = self
+                .sql(&sql.read)
                 .bind(&value)
-                .fetch_optional(pool)
+                .fetch_optional::<ThrottleRecord>()
                 .await
-                .db("read login throttle"))?;
-            let Some((failures, last_attempt_at, blocked_until)) = record else {
-                let block = Some(policy.delay_after(1))
-                    .filter(|d| !d.is_zero())
-                    .map(|d| now.plus(d));
-                let inserted = on_pool!(self, pool => sqlx::query(sql.insert)
-                    .bind(&value)
-                    .bind(now)
-                    .bind(block)
-                    .execute(pool)
-                    .await
-                    .db("count login attempt")
-                    .map(|done| done.rows_affected()))?;
-                if inserted == 1 {
-                    return Ok(Admission::Allowed);
-                }
-                continue;
+                .db("read login throttle")?;
+            let count = match self.count_attempt(sql, &value, record, policy, now) {
+                Ok(count) => count,
+                Err(until) => return Ok(Admission::Blocked { until }),
             };
-            if let Some(until) = blocked_until.filter(|until| *until > now) {
-                return Ok(Admission::Blocked { until });
-            }
-            let so_far = if policy.is_stale(last_attempt_at, blocked_until, now) {
-                0
-            } else {
-                u32::try_from(failures).unwrap_or(0)
-            };
-            let this_one = so_far.saturating_add(1);
-            let delay = policy.delay_after(this_one);
-            if delay.is_zero() && so_far > 0 {
-                let counted = on_pool!(self, pool => sqlx::query(sql.increment)
-                    .bind(now)
-                    .bind(&value)
-                    .bind(i32::try_from(policy.free_failures).unwrap_or(i32::MAX))
-                    .execute(pool)
-                    .await
-                    .db("count login attempt")
-                    .map(|done| done.rows_affected()))?;
-                if counted == 1 {
-                    return Ok(Admission::Allowed);
-                }
-                continue;
-            }
-            let block = (!delay.is_zero()).then(|| now.plus(delay));
-            let counted = on_pool!(self, pool => sqlx::query(sql.admit)
-                .bind(i32::try_from(this_one).unwrap_or(i32::MAX))
-                .bind(now)
-                .bind(block)
-                .bind(&value)
-                .bind(failures)
-                .bind(last_attempt_at)
-                .execute(pool)
-                .await
-                .db("count login attempt")
-                .map(|done| done.rows_affected()))?;
-            if counted == 1 {
+            // Not counted: a concurrent attempt changed the record since it was read.
+            if count.execute().await.db("count login attempt")? == 1 {
                 return Ok(Admission::Allowed);
             }
         }
@@ -250,13 +196,55 @@ impl Store {
         })
     }
 
+    /// The statement that counts an attempt at `now` against `record` (the row as read,
+    /// `None` when there is none), each conditional on the row being as read; or, when
+    /// the record is blocked, until when.
+    fn count_attempt(
+        &self,
+        sql: &'static ThrottleSql,
+        value: &str,
+        record: Option<ThrottleRecord>,
+        policy: &ThrottlePolicy,
+        now: Timestamp,
+    ) -> Result<Statement<'_>, Timestamp> {
+        let Some(record) = record else {
+            let block = Some(policy.delay_after(1))
+                .filter(|d| !d.is_zero())
+                .map(|d| now.plus(d));
+            return Ok(self.sql(&sql.insert).bind(value).bind(now).bind(block));
+        };
+        if let Some(until) = record.blocked_until.filter(|until| *until > now) {
+            return Err(until);
+        }
+        let so_far = if policy.is_stale(record.last_failure_at, record.blocked_until, now) {
+            0
+        } else {
+            u32::try_from(record.failures).unwrap_or(0)
+        };
+        let this_one = so_far.saturating_add(1);
+        let delay = policy.delay_after(this_one);
+        if delay.is_zero() && so_far > 0 {
+            let free = i32::try_from(policy.free_failures).unwrap_or(i32::MAX);
+            return Ok(self.sql(&sql.increment).bind(now).bind(value).bind(free));
+        }
+        let block = (!delay.is_zero()).then(|| now.plus(delay));
+        Ok(self
+            .sql(&sql.admit)
+            .bind(i32::try_from(this_one).unwrap_or(i32::MAX))
+            .bind(now)
+            .bind(block)
+            .bind(value)
+            .bind(record.failures)
+            .bind(record.last_failure_at))
+    }
+
     /// The attempt admitted against `key` had the right password: a username's record is
     /// forgotten, an address's count gives the one attempt back (one good account must
     /// not clear the count of the address it guesses other accounts' passwords from).
     #[tracing::instrument(skip_all)]
     pub async fn login_attempt_succeeded(&self, key: ThrottleKey<'_>) -> Result<(), StoreError> {
         match key {
-            ThrottleKey::Username(_) => self.run_throttle_sql(key, key.sql().clear).await,
+            ThrottleKey::Username(_) => self.run_throttle_sql(key, &key.sql().clear).await,
             ThrottleKey::Address(_) => self.refund_login_attempt(key).await,
         }
     }
@@ -265,7 +253,7 @@ impl Store {
     /// (another key refused it, or the check could not run).
     #[tracing::instrument(skip_all)]
     pub async fn refund_login_attempt(&self, key: ThrottleKey<'_>) -> Result<(), StoreError> {
-        self.run_throttle_sql(key, key.sql().refund).await
+        self.run_throttle_sql(key, &key.sql().refund).await
     }
 
     async fn run_throttle_sql(
@@ -273,12 +261,12 @@ impl Store {
         key: ThrottleKey<'_>,
         sql: &'static str,
     ) -> Result<(), StoreError> {
-        on_pool!(self, pool => sqlx::query(sql)
+        self.sql(sql)
             .bind(key.value())
-            .execute(pool)
+            .execute()
             .await
             .db("settle login attempt")
-            .map(|_| ()))
+            .map(|_| ())
     }
 }
 

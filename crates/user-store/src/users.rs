@@ -3,7 +3,7 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 use crate::error::DbResultExt;
-use crate::store::on_pool;
+use crate::sessions::{REVOKE_USER_SESSIONS, RevocationReason};
 use crate::{Store, StoreError, Timestamp, Username};
 
 /// A user as the API shows it: never a hash.
@@ -54,9 +54,12 @@ impl Store {
             disabled: false,
             created_at: now,
         };
-        let result = on_pool!(self, pool => sqlx::query(
-            "INSERT INTO users (id, username, username_key, password_hash, roles, disabled, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $7)")
+        const SQL: &str = "INSERT INTO users \
+                           (id, username, username_key, password_hash, roles, disabled, \
+                            created_at, updated_at) \
+                           VALUES ($1, $2, $3, $4, $5, $6, $7, $7)";
+        let result = self
+            .sql(SQL)
             .bind(user.id)
             .bind(&user.username)
             .bind(username.key())
@@ -64,11 +67,10 @@ impl Store {
             .bind(&user.roles)
             .bind(user.disabled)
             .bind(now)
-            .execute(pool)
-            .await
-            .map(|_| ()));
+            .execute()
+            .await;
         match result {
-            Ok(()) => Ok(user),
+            Ok(_) => Ok(user),
             Err(sqlx::Error::Database(e))
                 if e.is_unique_violation()
                     // PostgreSQL names the constraint; SQLite does not, and on this
@@ -89,11 +91,11 @@ impl Store {
     ) -> Result<Option<UserCredentials>, StoreError> {
         const SQL: &str = "SELECT id, username, roles, disabled, created_at, password_hash \
                            FROM users WHERE username_key = $1";
-        on_pool!(self, pool => sqlx::query_as::<_, UserCredentials>(SQL)
+        self.sql(SQL)
             .bind(username.key())
-            .fetch_optional(pool)
+            .fetch_optional::<UserCredentials>()
             .await
-            .db("find user by name"))
+            .db("find user by name")
     }
 
     /// The user's password hash, by id.
@@ -104,22 +106,22 @@ impl Store {
     ) -> Result<Option<UserCredentials>, StoreError> {
         const SQL: &str = "SELECT id, username, roles, disabled, created_at, password_hash \
                            FROM users WHERE id = $1";
-        on_pool!(self, pool => sqlx::query_as::<_, UserCredentials>(SQL)
+        self.sql(SQL)
             .bind(id)
-            .fetch_optional(pool)
+            .fetch_optional::<UserCredentials>()
             .await
-            .db("find user by id"))
+            .db("find user by id")
     }
 
     #[tracing::instrument(skip_all, fields(user_id = %id))]
     pub async fn find_user(&self, id: Uuid) -> Result<Option<User>, StoreError> {
         const SQL: &str =
             "SELECT id, username, roles, disabled, created_at FROM users WHERE id = $1";
-        on_pool!(self, pool => sqlx::query_as::<_, User>(SQL)
+        self.sql(SQL)
             .bind(id)
-            .fetch_optional(pool)
+            .fetch_optional::<User>()
             .await
-            .db("find user"))
+            .db("find user")
     }
 
     /// Replaces a user's password hash with a fresh one of the same password (a rehash on
@@ -132,15 +134,56 @@ impl Store {
         old_hash: &str,
         new_hash: &str,
     ) -> Result<bool, StoreError> {
-        const SQL: &str = "UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3 AND password_hash = $4";
-        on_pool!(self, pool => sqlx::query(SQL)
+        self.sql(REPLACE_HASH)
             .bind(new_hash)
             .bind(Timestamp::now())
             .bind(id)
             .bind(old_hash)
-            .execute(pool)
+            .execute()
             .await
             .db("replace password hash")
-            .map(|r| r.rows_affected() == 1))
+            .map(|changed| changed == 1)
+    }
+
+    /// Replaces the password hash `verified_hash` (the one the caller checked the
+    /// current password against) by `new_hash` and revokes every session of the user,
+    /// atomically. `None` when the hash is no longer `verified_hash` (changed meanwhile):
+    /// nothing was written. Otherwise the revoked session ids.
+    #[tracing::instrument(skip_all, fields(user_id = %user_id))]
+    pub async fn change_password(
+        &self,
+        user_id: Uuid,
+        verified_hash: &str,
+        new_hash: &str,
+    ) -> Result<Option<Vec<Uuid>>, StoreError> {
+        let now = Timestamp::now();
+        let mut tx = self.begin_write().await?;
+        let changed = tx
+            .sql(REPLACE_HASH)
+            .bind(new_hash)
+            .bind(now)
+            .bind(user_id)
+            .bind(verified_hash)
+            .execute()
+            .await
+            .db("update password")?;
+        if changed == 0 {
+            return Ok(None);
+        }
+        let revoked = tx
+            .sql(REVOKE_USER_SESSIONS)
+            .bind(now)
+            .bind(RevocationReason::PasswordChange.as_str())
+            .bind(user_id)
+            .bind(Uuid::nil())
+            .fetch_all_scalar::<Uuid>()
+            .await
+            .db("revoke sessions on password change")?;
+        tx.commit().await.db("commit password change")?;
+        Ok(Some(revoked))
     }
 }
+
+/// Replaces user `$3`'s password hash by `$1` at `$2`, only if it is still `$4`.
+const REPLACE_HASH: &str = "UPDATE users SET password_hash = $1, updated_at = $2 \
+                            WHERE id = $3 AND password_hash = $4";

@@ -6,7 +6,7 @@
 
 use std::net::IpAddr;
 
-use auth_core::RefreshSecret;
+use auth_core::StoredRefreshToken;
 use secrecy::SecretString;
 use user_store::{SessionOpening, Username};
 use uuid::Uuid;
@@ -71,7 +71,7 @@ async fn decide(accounts: &Accounts, request: LoginRequest) -> Result<Tokens, Ac
         tracing::debug!("login failed");
         return Err(AccountError::InvalidCredentials);
     };
-    let (refresh_token, refresh) = new_refresh_secret()?;
+    let (refresh_token, refresh) = new_refresh_token()?;
     let opening = users
         .store
         .open_session(
@@ -103,8 +103,9 @@ async fn decide(accounts: &Accounts, request: LoginRequest) -> Result<Tokens, Ac
     tokens::issue(accounts, &user, session_id, refresh_token)
 }
 
-fn new_refresh_secret() -> Result<(String, RefreshSecret), AccountError> {
-    RefreshSecret::generate()
+/// A new session's first refresh token: the value for the client and what is stored.
+fn new_refresh_token() -> Result<(String, StoredRefreshToken), AccountError> {
+    StoredRefreshToken::generate()
         .map_err(|e| AccountError::Internal(anyhow::anyhow!("no randomness: {e}")))
 }
 

@@ -5,11 +5,12 @@ use std::path::Path;
 use std::time::Duration;
 
 use reqwest::StatusCode;
+use rstest::rstest;
 use serde_json::Value;
 use sqlx::{Connection, PgConnection};
 
 use crate::helpers::*;
-use crate::process::{Finished, Running, authd};
+use crate::process::{Finished, Running, authd, refused_start};
 
 /// The settings of a test app, for a command working on the same store.
 fn settings_of(app: &TestApp) -> Vec<(String, String)> {
@@ -57,98 +58,154 @@ fn non_empty_file(path: &Path) -> bool {
     std::fs::metadata(path).is_ok_and(|m| m.len() > 0)
 }
 
-db_tests! {
-    async fn user_create_makes_a_user_who_logs_in_with_the_role(db: Db) {
-        let app = spawn_app(db).await;
+#[rstest]
+#[case::sqlite(Db::Sqlite)]
+#[case::postgres(Db::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn user_create_makes_a_user_who_logs_in_with_the_role(#[case] db: Db) {
+    let Some(db) = db.ready() else { return };
+    let app = spawn_app(db).await;
+    let done = run_authd(
+        app.data_dir.path(),
+        settings_of(&app),
+        &["user", "create", "carol", "--role", "admin"],
+        Some(&format!("{PASSWORD}\n")),
+    )
+    .await;
+    assert!(done.status.success(), "{}: {}", done.status, done.stderr);
+    assert!(!done.stderr.contains("panicked"), "{}", done.stderr);
+    for output in [&done.stdout, &done.stderr] {
+        assert!(
+            !output.contains(PASSWORD),
+            "the password is never printed: {output}"
+        );
+        assert!(
+            !output.contains("$argon2"),
+            "the hash is never printed: {output}"
+        );
+    }
+
+    let tokens = app.tokens("carol").await;
+    let response = app.session(&tokens.access).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let session: Value = response.json().await.unwrap();
+    assert_eq!(session["username"], "carol");
+    let roles = session["roles"].as_array().expect("roles");
+    assert!(roles.iter().any(|r| r == "admin"), "{session}");
+}
+
+#[rstest]
+#[case::sqlite(Db::Sqlite)]
+#[case::postgres(Db::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn user_create_refuses_a_weak_or_missing_password_and_creates_nothing(#[case] db: Db) {
+    let Some(db) = db.ready() else { return };
+    let app = spawn_app(db).await;
+    for stdin in ["password123\n", "\n", ""] {
         let done = run_authd(
             app.data_dir.path(),
             settings_of(&app),
-            &["user", "create", "carol", "--role", "admin"],
-            Some(&format!("{PASSWORD}\n")),
+            &["user", "create", "dave", "--role", "admin"],
+            Some(stdin),
         )
         .await;
-        assert!(done.status.success(), "{}: {}", done.status, done.stderr);
+        assert!(
+            !done.status.success(),
+            "password {stdin:?}: {}",
+            done.stdout
+        );
+        assert!(
+            !done.stderr.trim().is_empty(),
+            "password {stdin:?}: says why"
+        );
         assert!(!done.stderr.contains("panicked"), "{}", done.stderr);
-        for output in [&done.stdout, &done.stderr] {
-            assert!(!output.contains(PASSWORD), "the password is never printed: {output}");
-            assert!(!output.contains("$argon2"), "the hash is never printed: {output}");
-        }
-
-        let tokens = app.tokens("carol").await;
-        let response = app.session(&tokens.access).await;
-        assert_eq!(response.status(), StatusCode::OK);
-        let session: Value = response.json().await.unwrap();
-        assert_eq!(session["username"], "carol");
-        let roles = session["roles"].as_array().expect("roles");
-        assert!(roles.iter().any(|r| r == "admin"), "{session}");
     }
+    assert_eq!(
+        app.login("dave", "password123").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    // The name is still free.
+    app.create_user("dave").await;
+}
 
-    async fn user_create_refuses_a_weak_or_missing_password_and_creates_nothing(db: Db) {
-        let app = spawn_app(db).await;
-        for stdin in ["password123\n", "\n", ""] {
-            let done = run_authd(
-                app.data_dir.path(),
-                settings_of(&app),
-                &["user", "create", "dave", "--role", "admin"],
-                Some(stdin),
-            )
-            .await;
-            assert!(!done.status.success(), "password {stdin:?}: {}", done.stdout);
-            assert!(!done.stderr.trim().is_empty(), "password {stdin:?}: says why");
-            assert!(!done.stderr.contains("panicked"), "{}", done.stderr);
-        }
-        assert_eq!(app.login("dave", "password123").await.status(), StatusCode::UNAUTHORIZED);
-        // The name is still free.
-        app.create_user("dave").await;
-    }
+#[rstest]
+#[case::sqlite(Db::Sqlite)]
+#[case::postgres(Db::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operators_list_users_set_roles_disable_enable_and_revoke_sessions(#[case] db: Db) {
+    let Some(db) = db.ready() else { return };
+    let app = spawn_app(db).await;
+    let alice = app.signed_in("alice").await;
+    app.create_user("bob").await;
+    let authd = |args: &'static [&'static str]| {
+        run_authd(app.data_dir.path(), settings_of(&app), args, None)
+    };
 
-    async fn operators_list_users_set_roles_disable_enable_and_revoke_sessions(db: Db) {
-        let app = spawn_app(db).await;
-        let alice = app.signed_in("alice").await;
-        app.create_user("bob").await;
-        let authd = |args: &'static [&'static str]| run_authd(app.data_dir.path(), settings_of(&app), args, None);
-
-        let listed = authd(&["user", "list"]).await;
-        assert!(listed.status.success(), "{}", listed.stderr);
-        let names: Vec<String> = listed.stdout.lines()
-            .map(|line| serde_json::from_str::<Value>(line).unwrap()["username"].as_str().unwrap().to_owned())
-            .collect();
-        assert_eq!(names, ["alice", "bob"]);
-        assert!(!listed.stdout.contains("$argon2"));
-
-        let done = authd(&["user", "set-roles", "ALICE", "--role", "editor", "--role", "admin"]).await;
-        assert!(done.status.success(), "{}", done.stderr);
-        let user: Value = serde_json::from_str(done.stdout.trim()).unwrap();
-        assert_eq!(user["roles"], serde_json::json!(["editor", "admin"]));
-        let refreshed = Tokens::from_body(&app.refresh(&alice.refresh).await.json().await.unwrap());
-        let claims: Value = app.session(&refreshed.access).await.json().await.unwrap();
-        assert_eq!(claims["roles"], serde_json::json!(["editor", "admin"]));
-
-        let done = authd(&["sessions", "revoke", "--user", "alice"]).await;
-        assert!(done.status.success(), "{}", done.stderr);
-        // The server learns of it from the database (its next poll, or at once on PostgreSQL).
-        eventually("the revocation reaches the server", || async {
-            app.session(&refreshed.access).await.status() == StatusCode::UNAUTHORIZED
+    let listed = authd(&["user", "list"]).await;
+    assert!(listed.status.success(), "{}", listed.stderr);
+    let names: Vec<String> = listed
+        .stdout
+        .lines()
+        .map(|line| {
+            serde_json::from_str::<Value>(line).unwrap()["username"]
+                .as_str()
+                .unwrap()
+                .to_owned()
         })
-        .await;
-        assert_unauthorized(app.session(&refreshed.access).await, true).await;
+        .collect();
+    assert_eq!(names, ["alice", "bob"]);
+    assert!(!listed.stdout.contains("$argon2"));
 
-        let done = authd(&["user", "disable", "bob"]).await;
-        assert!(done.status.success(), "{}", done.stderr);
-        assert_error(app.login("bob", PASSWORD).await, StatusCode::FORBIDDEN, "account_disabled").await;
-        let done = authd(&["user", "enable", "bob"]).await;
-        assert!(done.status.success(), "{}", done.stderr);
-        assert_eq!(app.login("bob", PASSWORD).await.status(), StatusCode::OK);
+    let done = authd(&[
+        "user",
+        "set-roles",
+        "ALICE",
+        "--role",
+        "editor",
+        "--role",
+        "admin",
+    ])
+    .await;
+    assert!(done.status.success(), "{}", done.stderr);
+    let user: Value = serde_json::from_str(done.stdout.trim()).unwrap();
+    assert_eq!(user["roles"], serde_json::json!(["editor", "admin"]));
+    let refreshed = Tokens::from_body(&app.refresh(&alice.refresh).await.json().await.unwrap());
+    let claims: Value = app.session(&refreshed.access).await.json().await.unwrap();
+    assert_eq!(claims["roles"], serde_json::json!(["editor", "admin"]));
 
-        for args in [
-            &["user", "disable", "nobody"][..],
-            &["sessions", "revoke", "--user", "nobody"][..],
-            &["user", "set-roles", "bob", "--role", "has space"][..],
-        ] {
-            let done = run_authd(app.data_dir.path(), settings_of(&app), args, None).await;
-            assert!(!done.status.success(), "{args:?} should fail");
-            assert!(!done.stderr.trim().is_empty() && !done.stderr.contains("panicked"), "{}", done.stderr);
-        }
+    let done = authd(&["sessions", "revoke", "--user", "alice"]).await;
+    assert!(done.status.success(), "{}", done.stderr);
+    // The server learns of it from the database (its next poll, or at once on PostgreSQL).
+    eventually("the revocation reaches the server", || async {
+        app.session(&refreshed.access).await.status() == StatusCode::UNAUTHORIZED
+    })
+    .await;
+    assert_unauthorized(app.session(&refreshed.access).await, true).await;
+
+    let done = authd(&["user", "disable", "bob"]).await;
+    assert!(done.status.success(), "{}", done.stderr);
+    assert_error(
+        app.login("bob", PASSWORD).await,
+        StatusCode::FORBIDDEN,
+        "account_disabled",
+    )
+    .await;
+    let done = authd(&["user", "enable", "bob"]).await;
+    assert!(done.status.success(), "{}", done.stderr);
+    assert_eq!(app.login("bob", PASSWORD).await.status(), StatusCode::OK);
+
+    for args in [
+        &["user", "disable", "nobody"][..],
+        &["sessions", "revoke", "--user", "nobody"][..],
+        &["user", "set-roles", "bob", "--role", "has space"][..],
+    ] {
+        let done = run_authd(app.data_dir.path(), settings_of(&app), args, None).await;
+        assert!(!done.status.success(), "{args:?} should fail");
+        assert!(
+            !done.stderr.trim().is_empty() && !done.stderr.contains("panicked"),
+            "{}",
+            done.stderr
+        );
     }
 }
 
@@ -263,8 +320,6 @@ fn migrate_creates_the_sqlite_file_and_can_run_again() {
 #[test]
 fn a_bad_configuration_value_stops_the_start_with_one_line_naming_the_key() {
     let dir = tempfile::tempdir().unwrap();
-    let data_dir = dir.path().display().to_string();
-    let url = format!("sqlite://{}/auth.db", data_dir);
     for (key, value) in [
         ("ACCESS_TOKEN_TTL", "soon"),
         ("JWT_SECRET", "sekrit-value"),
@@ -276,37 +331,18 @@ fn a_bad_configuration_value_stops_the_start_with_one_line_naming_the_key() {
         ("LOG_FORMAT", "xml"),
         ("BIND_ADDR", "not-an-address"),
     ] {
-        let mut vars = vec![
-            ("BIND_ADDR", "127.0.0.1:0"),
-            ("DATA_DIR", data_dir.as_str()),
-            ("DATABASE_URL", url.as_str()),
-            ("JWT_SECRET", SECRET),
-            ("HTTP_WORKERS", "1"),
-        ];
-        vars.retain(|(k, _)| *k != key);
-        vars.push((key, value));
-        // Were the value accepted, authd would serve: the bounded wait would then fail.
-        let done =
-            Running::start(&mut authd(dir.path(), &vars), None).wait(Duration::from_secs(60));
+        let refused = refused_start(dir.path(), key, value);
         let what = format!("{key}={value}");
-        assert!(!done.status.success(), "{what}: {}", done.status);
-        assert!(!done.stderr.contains("panicked"), "{what}: {}", done.stderr);
-        let lines: Vec<&str> = done
-            .stderr
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .collect();
-        assert_eq!(lines.len(), 1, "{what}: one line: {:?}", done.stderr);
         assert!(
-            lines[0].contains(key),
+            refused.line.contains(key),
             "{what}: names the key: {}",
-            lines[0]
+            refused.line
         );
         if key == "JWT_SECRET" {
             assert!(
-                !done.stderr.contains(value),
+                !refused.stderr.contains(value),
                 "{what}: the secret is not printed: {}",
-                lines[0]
+                refused.line
             );
         }
         assert!(
@@ -403,8 +439,7 @@ async fn public_tables(url: &str) -> i64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrate_applies_the_schema_to_a_fresh_postgres_database() {
-    if postgres_url().is_none() {
-        eprintln!("TEST_DATABASE_URL is not set: PostgreSQL variant not run");
+    if !postgres_or_skip("PostgreSQL variant not run") {
         return;
     }
     let pg = PgDatabase::create().await;

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use reqwest::{Response, StatusCode};
+use rstest::rstest;
 use tokio::io::copy_bidirectional;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
@@ -152,8 +153,8 @@ async fn assert_recovers(app: &TestApp, tokens: &Tokens) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_postgres_down_or_hanging_requests_fail_fast_with_503_and_recover_without_a_restart() {
-    if postgres_url().is_none() {
-        return eprintln!("TEST_DATABASE_URL is not set: fault test not run");
+    if !postgres_or_skip("fault test not run") {
+        return;
     }
     let pg = PgDatabase::create().await;
     let (_, upstream) = through_proxy(&pg.url, 0);
@@ -190,61 +191,76 @@ async fn with_postgres_down_or_hanging_requests_fail_fast_with_503_and_recover_w
     drop(pg);
 }
 
-db_tests! {
-    async fn kill_9_during_a_burst_of_registrations_loses_no_acknowledged_user(db: Db) {
-        let store = ProcessStore::new(db).await;
-        let settings = [("HTTP_WORKERS", "2"), ("PASSWORD_HASH_CONCURRENCY", "2")];
-        let mut server = store.start(&settings).await;
+#[rstest]
+#[case::sqlite(Db::Sqlite)]
+#[case::postgres(Db::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_during_a_burst_of_registrations_loses_no_acknowledged_user(#[case] db: Db) {
+    let Some(db) = db.ready() else { return };
+    let store = ProcessStore::new(db).await;
+    let settings = [("HTTP_WORKERS", "2"), ("PASSWORD_HASH_CONCURRENCY", "2")];
+    let mut server = store.start(&settings).await;
 
-        // 60 registrations, 8 at a time; the server is killed once 10 have been acknowledged,
-        // with others in flight.
-        let acknowledged = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
-        let count = Arc::new(AtomicUsize::new(0));
-        let mut burst = Vec::new();
-        for worker in 0..8 {
-            let http = Http::new(server.address.clone());
-            let acknowledged = acknowledged.clone();
-            let count = count.clone();
-            burst.push(tokio::spawn(async move {
-                for i in 0..8 {
-                    let name = format!("user-{worker}-{i}");
-                    let Ok(response) = http
-                        .client
-                        .post(http.url("/auth/register"))
-                        .json(&serde_json::json!({"username": name, "password": PASSWORD}))
-                        .send()
-                        .await
-                    else {
-                        return;
-                    };
-                    if response.status() == StatusCode::CREATED {
-                        acknowledged.lock().unwrap().push(name);
-                        count.fetch_add(1, Ordering::SeqCst);
-                    }
+    // 60 registrations, 8 at a time; the server is killed once 10 have been acknowledged,
+    // with others in flight.
+    let acknowledged = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let count = Arc::new(AtomicUsize::new(0));
+    let mut burst = Vec::new();
+    for worker in 0..8 {
+        let http = Http::new(server.address.clone());
+        let acknowledged = acknowledged.clone();
+        let count = count.clone();
+        burst.push(tokio::spawn(async move {
+            for i in 0..8 {
+                let name = format!("user-{worker}-{i}");
+                let Ok(response) = http
+                    .client
+                    .post(http.url("/auth/register"))
+                    .json(&serde_json::json!({"username": name, "password": PASSWORD}))
+                    .send()
+                    .await
+                else {
+                    return;
+                };
+                if response.status() == StatusCode::CREATED {
+                    acknowledged.lock().unwrap().push(name);
+                    count.fetch_add(1, Ordering::SeqCst);
                 }
-            }));
-        }
-        let started = Instant::now();
-        while count.load(Ordering::SeqCst) < 10 && started.elapsed() < Duration::from_secs(60) {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-        server.kill9();
-        for task in burst {
-            let _ = tokio::time::timeout(Duration::from_secs(30), task).await;
-        }
-        let acknowledged = acknowledged.lock().unwrap().clone();
-        assert!(acknowledged.len() >= 10, "only {} registrations acknowledged", acknowledged.len());
-
-        // Reopen the store as a restarted server would (SQLite recovers its WAL here).
-        let reopened = Store::connect(&store.database_url, &StoreOptions::default()).await.unwrap();
-        for name in &acknowledged {
-            let found = reopened.find_credentials(&Username::parse(name).unwrap()).await.unwrap();
-            assert!(found.is_some(), "{name} got 201 but is gone after kill -9");
-        }
-        reopened.close().await;
-        // And the server starts again on it.
-        let restarted = store.start(&settings).await;
-        assert_eq!(restarted.login(&acknowledged[0], PASSWORD).await.status(), StatusCode::OK);
-        drop(restarted);
+            }
+        }));
     }
+    let started = Instant::now();
+    while count.load(Ordering::SeqCst) < 10 && started.elapsed() < Duration::from_secs(60) {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    server.kill9();
+    for task in burst {
+        let _ = tokio::time::timeout(Duration::from_secs(30), task).await;
+    }
+    let acknowledged = acknowledged.lock().unwrap().clone();
+    assert!(
+        acknowledged.len() >= 10,
+        "only {} registrations acknowledged",
+        acknowledged.len()
+    );
+
+    // Reopen the store as a restarted server would (SQLite recovers its WAL here).
+    let reopened = Store::connect(&store.database_url, &StoreOptions::default())
+        .await
+        .unwrap();
+    for name in &acknowledged {
+        let found = reopened
+            .find_credentials(&Username::parse(name).unwrap())
+            .await
+            .unwrap();
+        assert!(found.is_some(), "{name} got 201 but is gone after kill -9");
+    }
+    reopened.close().await;
+    // And the server starts again on it.
+    let restarted = store.start(&settings).await;
+    assert_eq!(
+        restarted.login(&acknowledged[0], PASSWORD).await.status(),
+        StatusCode::OK
+    );
+    drop(restarted);
 }

@@ -29,35 +29,33 @@ pub fn postgres_url() -> Option<String> {
         .filter(|u| !u.is_empty())
 }
 
-/// Runs the tests of this file on SQLite always and on PostgreSQL when `TEST_DATABASE_URL`
-/// is set: each `async fn name(db: Db)` becomes `name::sqlite` and `name::postgres`.
-macro_rules! db_tests {
-    ($(async fn $name:ident($db:ident: Db) $body:block)*) => {
-        $(
-            mod $name {
-                #[allow(unused_imports)]
-                use super::*;
-
-                async fn run($db: $crate::helpers::Db) $body
-
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn sqlite() {
-                    run($crate::helpers::Db::Sqlite).await
-                }
-
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn postgres() {
-                    if $crate::helpers::postgres_url().is_none() {
-                        eprintln!("TEST_DATABASE_URL is not set: PostgreSQL variant not run");
-                        return;
-                    }
-                    run($crate::helpers::Db::Postgres).await
-                }
-            }
-        )*
-    };
+impl Db {
+    /// This database, when a test can run on it. Every test that takes a `Db` runs once
+    /// per database (rstest cases `sqlite` and `postgres`) and starts with
+    /// `let Some(db) = db.ready() else { return };`: PostgreSQL needs `TEST_DATABASE_URL`
+    /// (see [`postgres_or_skip`]).
+    pub fn ready(self) -> Option<Db> {
+        match self {
+            Db::Sqlite => Some(self),
+            Db::Postgres => postgres_or_skip("PostgreSQL variant not run").then_some(self),
+        }
+    }
 }
-pub(crate) use db_tests;
+
+/// Whether `TEST_DATABASE_URL` is set, for a test that needs PostgreSQL. When it is not,
+/// the test is skipped with a note saying `what` was not run, except under `CI=true`:
+/// there a skipped test would pass unseen, so it fails instead.
+pub fn postgres_or_skip(what: &str) -> bool {
+    if postgres_url().is_some() {
+        return true;
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "TEST_DATABASE_URL is not set but CI=true: PostgreSQL tests must run on CI ({what})"
+    );
+    eprintln!("TEST_DATABASE_URL is not set: {what}");
+    false
+}
 
 /// A fresh PostgreSQL database, dropped when the test ends.
 pub struct PgDatabase {

@@ -1,6 +1,7 @@
 //! Request ids echoed in `X-Request-Id`, and Prometheus metrics at `GET /metrics`.
 
 use reqwest::StatusCode;
+use rstest::rstest;
 
 use crate::helpers::*;
 
@@ -59,44 +60,96 @@ async fn every_response_carries_a_request_id_and_a_proxys_own_is_kept() {
     }
 }
 
-db_tests! {
-    async fn metrics_count_requests_logins_refreshes_and_read_the_gauges(db: Db) {
-        let app = spawn_app_with(db, &[("LOGIN_FREE_FAILURES", "1"), ("REFRESH_REUSE_GRACE", "0")]).await;
-        let tokens = app.signed_in("alice").await;
-        app.create_user("bob").await;
-        for _ in 0..2 {
-            assert_eq!(app.login("bob", "not the password at all").await.status(), StatusCode::UNAUTHORIZED);
-        }
-        assert_eq!(app.login("bob", PASSWORD).await.status(), StatusCode::TOO_MANY_REQUESTS);
-        assert_eq!(app.refresh(&tokens.refresh).await.status(), StatusCode::OK);
-        assert_eq!(app.refresh(&tokens.refresh).await.status(), StatusCode::UNAUTHORIZED);
-        assert_eq!(app.refresh("garbage").await.status(), StatusCode::UNAUTHORIZED);
-        assert_eq!(app.session(&tokens.access).await.status(), StatusCode::UNAUTHORIZED);
-        let _ = app.client.get(app.url("/no/such/path/12345")).send().await.unwrap();
-        let invented = reqwest::Method::from_bytes(b"BREW").unwrap();
-        let _ = app.client.request(invented, app.url("/healthz")).send().await.unwrap();
-
-        let text = metrics_text(&app).await;
-        let count = |series: &str| sample(&text, series).unwrap_or_else(|| panic!("{series} in\n{text}"));
-        assert_eq!(count(r#"authd_logins_total{outcome="succeeded"}"#), 1.0);
-        assert_eq!(count(r#"authd_logins_total{outcome="failed"}"#), 2.0);
-        assert_eq!(count(r#"authd_logins_total{outcome="throttled"}"#), 1.0);
-        assert_eq!(count(r#"authd_refreshes_total{outcome="rotated"}"#), 1.0);
-        assert_eq!(count(r#"authd_refreshes_total{outcome="reuse_detected"}"#), 1.0);
-        assert_eq!(count(r#"authd_refreshes_total{outcome="invalid"}"#), 1.0);
-        assert_eq!(count("authd_password_hash_queue_depth"), 0.0);
-        assert_eq!(count("authd_revoked_sessions"), 1.0, "the reused session");
-        assert_eq!(count(r#"authd_http_request_duration_seconds_count{method="POST",route="/auth/login",status="401"}"#), 2.0);
-        assert_eq!(count(r#"authd_http_request_duration_seconds_count{method="POST",route="/auth/login",status="429"}"#), 1.0);
-        assert_eq!(count(r#"authd_http_request_duration_seconds_count{method="GET",route="/api/session",status="401"}"#), 1.0);
-        assert!(count(r#"authd_http_request_duration_seconds_bucket{method="POST",route="/auth/register",status="201",le="+Inf"}"#) >= 2.0);
-        // Raw paths never become series: unknown paths share one label.
-        assert!(!text.contains("12345") && !text.contains("BREW"));
-        assert!(text.contains(r#"method="other",route="/healthz""#), "{text}");
-        assert!(text.contains(r#"route="unmatched",status="404""#), "{text}");
-        // No secrets in metrics.
-        assert!(!text.contains(&tokens.access) && !text.contains(PASSWORD));
+#[rstest]
+#[case::sqlite(Db::Sqlite)]
+#[case::postgres(Db::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_requests_logins_refreshes_and_read_the_gauges(#[case] db: Db) {
+    let Some(db) = db.ready() else { return };
+    let app = spawn_app_with(
+        db,
+        &[("LOGIN_FREE_FAILURES", "1"), ("REFRESH_REUSE_GRACE", "0")],
+    )
+    .await;
+    let tokens = app.signed_in("alice").await;
+    app.create_user("bob").await;
+    for _ in 0..2 {
+        assert_eq!(
+            app.login("bob", "not the password at all").await.status(),
+            StatusCode::UNAUTHORIZED
+        );
     }
+    assert_eq!(
+        app.login("bob", PASSWORD).await.status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert_eq!(app.refresh(&tokens.refresh).await.status(), StatusCode::OK);
+    assert_eq!(
+        app.refresh(&tokens.refresh).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        app.refresh("garbage").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        app.session(&tokens.access).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let _ = app
+        .client
+        .get(app.url("/no/such/path/12345"))
+        .send()
+        .await
+        .unwrap();
+    let invented = reqwest::Method::from_bytes(b"BREW").unwrap();
+    let _ = app
+        .client
+        .request(invented, app.url("/healthz"))
+        .send()
+        .await
+        .unwrap();
+
+    let text = metrics_text(&app).await;
+    let count =
+        |series: &str| sample(&text, series).unwrap_or_else(|| panic!("{series} in\n{text}"));
+    assert_eq!(count(r#"authd_logins_total{outcome="succeeded"}"#), 1.0);
+    assert_eq!(count(r#"authd_logins_total{outcome="failed"}"#), 2.0);
+    assert_eq!(count(r#"authd_logins_total{outcome="throttled"}"#), 1.0);
+    assert_eq!(count(r#"authd_refreshes_total{outcome="rotated"}"#), 1.0);
+    assert_eq!(
+        count(r#"authd_refreshes_total{outcome="reuse_detected"}"#),
+        1.0
+    );
+    assert_eq!(count(r#"authd_refreshes_total{outcome="invalid"}"#), 1.0);
+    assert_eq!(count("authd_password_hash_queue_depth"), 0.0);
+    assert_eq!(count("authd_revoked_sessions"), 1.0, "the reused session");
+    // The request histogram, by its labels.
+    let requests = |labels: &str| count(&format!("authd_http_request_duration_seconds_{labels}"));
+    assert_eq!(
+        requests(r#"count{method="POST",route="/auth/login",status="401"}"#),
+        2.0
+    );
+    assert_eq!(
+        requests(r#"count{method="POST",route="/auth/login",status="429"}"#),
+        1.0
+    );
+    assert_eq!(
+        requests(r#"count{method="GET",route="/api/session",status="401"}"#),
+        1.0
+    );
+    assert!(
+        requests(r#"bucket{method="POST",route="/auth/register",status="201",le="+Inf"}"#) >= 2.0
+    );
+    // Raw paths never become series: unknown paths share one label.
+    assert!(!text.contains("12345") && !text.contains("BREW"));
+    assert!(
+        text.contains(r#"method="other",route="/healthz""#),
+        "{text}"
+    );
+    assert!(text.contains(r#"route="unmatched",status="404""#), "{text}");
+    // No secrets in metrics.
+    assert!(!text.contains(&tokens.access) && !text.contains(PASSWORD));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

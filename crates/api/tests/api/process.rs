@@ -29,6 +29,45 @@ pub fn authd(dir: &Path, vars: &[(&str, &str)]) -> Command {
     command
 }
 
+/// What `authd` printed when one setting stopped its start: its one line, and all of
+/// stderr.
+pub struct Refused {
+    pub line: String,
+    pub stderr: String,
+}
+
+/// Starts `authd` in `dir` with a working configuration but `key=value`, which must stop
+/// the start: a failed exit, no panic, and exactly one line on stderr, returned for the
+/// caller to check that it names the key. Were the value accepted, authd would serve and
+/// the bounded wait would fail the test.
+pub fn refused_start(dir: &Path, key: &str, value: &str) -> Refused {
+    let data_dir = dir.display().to_string();
+    let url = format!("sqlite://{data_dir}/auth.db");
+    let mut vars = vec![
+        ("BIND_ADDR", "127.0.0.1:0"),
+        ("DATA_DIR", data_dir.as_str()),
+        ("DATABASE_URL", url.as_str()),
+        ("JWT_SECRET", SECRET),
+        ("HTTP_WORKERS", "1"),
+    ];
+    vars.retain(|(k, _)| *k != key);
+    vars.push((key, value));
+    let done = Running::start(&mut authd(dir, &vars), None).wait(Duration::from_secs(60));
+    let what = format!("{key}={value}");
+    assert!(!done.status.success(), "{what}: {}", done.status);
+    assert!(!done.stderr.contains("panicked"), "{what}: {}", done.stderr);
+    let lines: Vec<&str> = done
+        .stderr
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    assert_eq!(lines.len(), 1, "{what}: one line: {:?}", done.stderr);
+    Refused {
+        line: lines[0].to_owned(),
+        stderr: done.stderr.clone(),
+    }
+}
+
 /// A child process that is always killed, even when an assertion fails first.
 pub struct Running {
     child: Child,

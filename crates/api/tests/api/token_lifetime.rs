@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use auth_core::{RemoteVerifier, RemoteVerifyError, VerifierConfig, VerifyError};
 use reqwest::StatusCode;
+use rstest::rstest;
 use user_store::{Store, StoreOptions, Timestamp};
 
 use crate::helpers::*;
@@ -34,55 +35,78 @@ async fn backdate_revocations(database_url: &str, ago: Duration) {
     store.close().await;
 }
 
-db_tests! {
-    async fn lowering_the_access_ttl_never_brings_a_revoked_token_back(db: Db) {
-        let app = spawn_app_with(db, &[("ACCESS_TOKEN_TTL", "1h")]).await;
-        let tokens = app.signed_in("alice").await;
-        let claims = jwt_part(&tokens.access, 1);
-        assert_eq!(claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(), 3600);
-        assert_eq!(app.logout(&tokens.access, None).await.status(), StatusCode::NO_CONTENT);
-        assert_unauthorized(app.session(&tokens.access).await, true).await;
+#[rstest]
+#[case::sqlite(Db::Sqlite)]
+#[case::postgres(Db::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lowering_the_access_ttl_never_brings_a_revoked_token_back(#[case] db: Db) {
+    let Some(db) = db.ready() else { return };
+    let app = spawn_app_with(db, &[("ACCESS_TOKEN_TTL", "1h")]).await;
+    let tokens = app.signed_in("alice").await;
+    let claims = jwt_part(&tokens.access, 1);
+    assert_eq!(
+        claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
+        3600
+    );
+    assert_eq!(
+        app.logout(&tokens.access, None).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_unauthorized(app.session(&tokens.access).await, true).await;
 
-        // Ten minutes ago: longer than a replica configured with a 1-minute TTL looks back
-        // for revocations (1m + 30s leeway + 10s margin), while the token, issued for an
-        // hour, has fifty minutes to run.
-        backdate_revocations(&app.env["DATABASE_URL"], Duration::from_secs(600)).await;
-        let mut env: Vec<(&str, &str)> = app
-            .env
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .filter(|(k, _)| *k != "ACCESS_TOKEN_TTL")
-            .collect();
-        env.push(("ACCESS_TOKEN_TTL", "1m"));
-        let restarted = spawn_app_with(db, &env).await;
+    // Ten minutes ago: longer than a replica configured with a 1-minute TTL looks back
+    // for revocations (1m + 30s leeway + 10s margin), while the token, issued for an
+    // hour, has fifty minutes to run.
+    backdate_revocations(&app.env["DATABASE_URL"], Duration::from_secs(600)).await;
+    let mut env: Vec<(&str, &str)> = app
+        .env
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .filter(|(k, _)| *k != "ACCESS_TOKEN_TTL")
+        .collect();
+    env.push(("ACCESS_TOKEN_TTL", "1m"));
+    let restarted = spawn_app_with(db, &env).await;
 
-        let body = assert_unauthorized(restarted.session(&tokens.access).await, true).await;
-        assert!(body["error_description"].as_str().unwrap().contains("lifetime"), "{body}");
-        // Such a token is simply invalid: a logout with it is 401.
-        assert_unauthorized(restarted.logout(&tokens.access, None).await, true).await;
-        // Tokens issued under the new TTL are accepted.
-        let fresh = restarted.tokens("alice").await;
-        assert_eq!(restarted.session(&fresh.access).await.status(), StatusCode::OK);
-    }
+    let body = assert_unauthorized(restarted.session(&tokens.access).await, true).await;
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("lifetime"),
+        "{body}"
+    );
+    // Such a token is simply invalid: a logout with it is 401.
+    assert_unauthorized(restarted.logout(&tokens.access, None).await, true).await;
+    // Tokens issued under the new TTL are accepted.
+    let fresh = restarted.tokens("alice").await;
+    assert_eq!(
+        restarted.session(&fresh.access).await.status(),
+        StatusCode::OK
+    );
+}
 
-    async fn a_token_issued_under_a_longer_ttl_is_refused_even_unrevoked(db: Db) {
-        let app = spawn_app_with(db, &[("ACCESS_TOKEN_TTL", "1h")]).await;
-        let tokens = app.signed_in("alice").await;
-        let mut env: Vec<(&str, &str)> = app
-            .env
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .filter(|(k, _)| *k != "ACCESS_TOKEN_TTL")
-            .collect();
-        env.push(("ACCESS_TOKEN_TTL", "59m 59s"));
-        let shorter = spawn_app_with(db, &env).await;
-        assert_unauthorized(shorter.session(&tokens.access).await, true).await;
-        // Exactly the TTL is still accepted.
-        env.retain(|(k, _)| *k != "ACCESS_TOKEN_TTL");
-        env.push(("ACCESS_TOKEN_TTL", "1h"));
-        let same = spawn_app_with(db, &env).await;
-        assert_eq!(same.session(&tokens.access).await.status(), StatusCode::OK);
-    }
+#[rstest]
+#[case::sqlite(Db::Sqlite)]
+#[case::postgres(Db::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_issued_under_a_longer_ttl_is_refused_even_unrevoked(#[case] db: Db) {
+    let Some(db) = db.ready() else { return };
+    let app = spawn_app_with(db, &[("ACCESS_TOKEN_TTL", "1h")]).await;
+    let tokens = app.signed_in("alice").await;
+    let mut env: Vec<(&str, &str)> = app
+        .env
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .filter(|(k, _)| *k != "ACCESS_TOKEN_TTL")
+        .collect();
+    env.push(("ACCESS_TOKEN_TTL", "59m 59s"));
+    let shorter = spawn_app_with(db, &env).await;
+    assert_unauthorized(shorter.session(&tokens.access).await, true).await;
+    // Exactly the TTL is still accepted.
+    env.retain(|(k, _)| *k != "ACCESS_TOKEN_TTL");
+    env.push(("ACCESS_TOKEN_TTL", "1h"));
+    let same = spawn_app_with(db, &env).await;
+    assert_eq!(same.session(&tokens.access).await.status(), StatusCode::OK);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

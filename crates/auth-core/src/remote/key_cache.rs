@@ -6,9 +6,9 @@ use std::time::{Duration, Instant};
 
 use super::fetch::JwksSource;
 use super::freshness::Freshness;
+use super::public_keys::PublicKeys;
 use super::{JwksError, RemoteVerifyError};
 use crate::VerifierConfig;
-use crate::jwks::PublicKeys;
 
 /// Least time between two background refetches, and between two fetches of an expired key
 /// set after a failure: a down JWKS server is asked at most once a second per verifier.

@@ -10,8 +10,8 @@ use jsonwebtoken::jwk::{
 };
 use serde::Deserialize;
 
+use super::JwksError;
 use crate::keys::{VerificationKey, check_key_parameters};
-use crate::remote::JwksError;
 use crate::{Algorithm, Claims, KeyError, Verifier, VerifierConfig, VerifyError};
 
 /// Public verification keys by `kid`, with the validations of their algorithms.

@@ -13,6 +13,7 @@ pub mod ijson;
 pub mod keyring;
 pub mod metrics;
 pub mod openapi;
+pub mod public_url;
 pub mod purge;
 pub mod rate_limit;
 pub mod request_id;

@@ -10,8 +10,15 @@ use super::values::{KIB, MIB, MS, ZERO, cores, mins};
 use super::{ConfigError, rules};
 use crate::client_address::TrustedProxies;
 use crate::cors::AllowedOrigins;
+use crate::public_url::PublicUrl;
 
 const BIND_ADDR: Key<String> = Key::text("BIND_ADDR", Value("127.0.0.1:8080"), "listen address");
+
+const PUBLIC_URL: Key<PublicUrl> = Key::from_str(
+    "PUBLIC_URL",
+    Computed("http://<BIND_ADDR> (https:// with TLS)"),
+    "the address clients reach authd at: the base of the links and URLs authd writes",
+);
 
 const TRUSTED_PROXIES: Key<TrustedProxies> = Key::from_str(
     "TRUSTED_PROXIES",
@@ -90,6 +97,8 @@ pub(super) const TLS_KEY_FILE: Key<PathBuf> = Key::path(
 #[derive(Debug, Clone)]
 pub struct Http {
     pub bind_addr: String,
+    /// Where clients reach authd (`PUBLIC_URL`), behind any proxy.
+    pub public_url: PublicUrl,
     /// Peers whose `X-Forwarded-For` is believed (load balancers, reverse proxies).
     pub trusted_proxies: TrustedProxies,
     pub body_limit: usize,
@@ -111,8 +120,18 @@ pub struct Http {
 
 impl Http {
     pub(super) fn read(env: &mut Env) -> Result<Self, ConfigError> {
+        let bind_addr = env.value(&BIND_ADDR)?;
+        let tls = {
+            let pair = rules::tls_pair(env.optional(&TLS_CERT_FILE)?, env.optional(&TLS_KEY_FILE)?);
+            env.rule(pair, None)
+        };
+        let public_url = env.derived(&PUBLIC_URL, || {
+            PublicUrl::for_bind_addr(&bind_addr, tls.is_some())
+                .map_err(|e| format!("cannot be derived from BIND_ADDR ({e}): set it"))
+        })?;
         Ok(Self {
-            bind_addr: env.value(&BIND_ADDR)?,
+            bind_addr,
+            public_url,
             trusted_proxies: env.value(&TRUSTED_PROXIES)?,
             body_limit: env.value(&REQUEST_BODY_LIMIT)?,
             workers: env.computed(&HTTP_WORKERS, cores())?,
@@ -122,11 +141,7 @@ impl Http {
             max_connections: env.value(&MAX_CONNECTIONS)?,
             shutdown_timeout: env.value(&SHUTDOWN_TIMEOUT)?,
             cors_allowed_origins: env.value(&CORS_ALLOWED_ORIGINS)?,
-            tls: {
-                let pair =
-                    rules::tls_pair(env.optional(&TLS_CERT_FILE)?, env.optional(&TLS_KEY_FILE)?);
-                env.rule(pair, None)
-            },
+            tls,
         })
     }
 }

@@ -95,6 +95,21 @@ impl<'a> Env<'a> {
         Ok(value)
     }
 
+    /// A key whose [`Fallback::Computed`] default is worked out from other keys by
+    /// `derive`, which runs only when the key is not set; its error names this key.
+    pub(super) fn derived<T>(
+        &mut self,
+        key: &Key<T>,
+        derive: impl FnOnce() -> Result<T, String>,
+    ) -> Result<T, ConfigError> {
+        let value = match self.raw(key.name) {
+            Some(raw) => parse(key, &raw)?,
+            None => derive().map_err(|message| ConfigError::new(key.name, message))?,
+        };
+        self.record(key, (key.show)(&value));
+        Ok(value)
+    }
+
     /// The value as set, trimmed; an empty value counts as unset, so that `.env.example`
     /// can list every key.
     fn raw(&self, name: &str) -> Option<String> {

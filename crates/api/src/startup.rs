@@ -220,10 +220,10 @@ fn policy(settings: &Settings, refresh_chain: RefreshChainKey) -> Policy {
                 window: throttle_window(settings),
                 ..ThrottlePolicy::default()
             }),
-        register_limit: settings
-            .login
-            .register_rate_per_address
-            .map(AddressRateLimiter::new),
+        register_limit: AddressRateLimiter::new(
+            settings.login.register_rate_per_address,
+            settings.login.register_rate_total,
+        ),
     }
 }
 

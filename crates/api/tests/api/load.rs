@@ -65,8 +65,8 @@ async fn a_password_hashed_with_older_parameters_is_rehashed_at_login(#[case] db
     let old = spawn_app_with(
         db,
         &[
-            ("PASSWORD_HASH_MEMORY", "8192"),
-            ("PASSWORD_HASH_ITERATIONS", "1"),
+            ("PASSWORD_HASH_MEMORY", "12288"),
+            ("PASSWORD_HASH_ITERATIONS", "3"),
         ],
     )
     .await;
@@ -84,7 +84,11 @@ async fn a_password_hashed_with_older_parameters_is_rehashed_at_login(#[case] db
         store.close().await;
         found.password_hash
     };
-    assert!(stored().await.starts_with("$argon2id$v=19$m=8192,t=1,p=1$"));
+    assert!(
+        stored()
+            .await
+            .starts_with("$argon2id$v=19$m=12288,t=3,p=1$")
+    );
 
     // The same store, now configured with the defaults (m=19456, t=2).
     let mut env: Vec<(&str, &str)> = old

@@ -30,6 +30,7 @@ mod register;
 mod remote_key_cache;
 mod remote_verifier;
 mod replicas;
+mod review_fixes;
 mod rotation;
 mod shutdown;
 mod slow_clients;

@@ -5,13 +5,14 @@
 //! server's own RFC 6238 function (checked against RFC 6238 Appendix B in its unit tests,
 //! and against pyotp in CI).
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use api::accounts::mfa::totp;
 use futures::future::join_all;
 use reqwest::{Method, Response, StatusCode};
 use rstest::rstest;
 use serde_json::{Value, json};
+use user_store::{PurgePolicy, Store, StoreOptions, Timestamp};
 
 use crate::helpers::*;
 use crate::process::{ProcessStore, Server, vars};
@@ -598,4 +599,58 @@ async fn no_secret_of_the_second_factor_reaches_the_log(#[case] db: Db) {
     for secret in secrets {
         assert!(!log.contains(&secret), "{secret} is in the log");
     }
+}
+
+/// `SELECT COUNT(*) FROM mfa_challenges`, in the app's database.
+async fn challenges(app: &TestApp) -> i64 {
+    let store = Store::connect(&app.env["DATABASE_URL"], &StoreOptions::default())
+        .await
+        .unwrap();
+    const SQL: &str = "SELECT COUNT(*) FROM mfa_challenges";
+    let rows = match &store {
+        Store::Sqlite(pool) => sqlx::query_scalar(SQL).fetch_one(pool).await.unwrap(),
+        Store::Postgres(pool) => sqlx::query_scalar(SQL).fetch_one(pool).await.unwrap(),
+    };
+    store.close().await;
+    rows
+}
+
+#[rstest]
+#[case::sqlite(Db::Sqlite)]
+#[case::postgres(Db::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_purge_deletes_spent_and_expired_mfa_challenges_only(#[case] db: Db) {
+    let Some(db) = db.ready() else { return };
+    let app = spawn_app(db).await;
+    let first = app.signed_in("alice").await;
+    let Enrolled { secret, .. } = app.enable_totp(&first.access).await;
+    let spent = app.mfa_token("alice").await;
+    assert_eq!(
+        app.login_mfa(&spent, &code(&secret, 1)).await.status(),
+        StatusCode::OK
+    );
+    let live = app.mfa_token("alice").await;
+    assert_eq!(challenges(&app).await, 2);
+
+    let store = Store::connect(&app.env["DATABASE_URL"], &StoreOptions::default())
+        .await
+        .unwrap();
+    let policy = PurgePolicy::new(Duration::from_secs(930), Duration::from_secs(900));
+    store.purge(&policy, Timestamp::now()).await.unwrap();
+    assert_eq!(
+        challenges(&app).await,
+        1,
+        "the spent challenge goes, the live one stays"
+    );
+    // Five minutes on, the live one has expired too.
+    let later = Timestamp::now().plus(Duration::from_secs(5 * 60 + 1));
+    store.purge(&policy, later).await.unwrap();
+    assert_eq!(challenges(&app).await, 0);
+    store.close().await;
+    assert_error(
+        app.login_mfa(&live, &code(&secret, 1)).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_grant",
+    )
+    .await;
 }

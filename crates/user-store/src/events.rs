@@ -351,9 +351,15 @@ mod tests {
         assert_eq!(event.detail["admin_id"], admin.to_string());
         let operator = Origin::operator();
         let event = NewEvent::new(EventType::UserDisabled, None, &operator);
-        assert_eq!(Value::Object(event.detail), serde_json::json!({"by": "operator"}));
+        assert_eq!(
+            Value::Object(event.detail),
+            serde_json::json!({"by": "operator"})
+        );
         let client = Origin::client(None, None);
         let event = NewEvent::new(EventType::LoginFailed, None, &client).with("reason", "x");
-        assert_eq!(Value::Object(event.detail), serde_json::json!({"reason": "x"}));
+        assert_eq!(
+            Value::Object(event.detail),
+            serde_json::json!({"reason": "x"})
+        );
     }
 }

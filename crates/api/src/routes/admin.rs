@@ -242,8 +242,7 @@ pub async fn revoke_sessions(
     let id = user_id(&id)?;
     let accounts = &state.accounts;
     let origin = origin(&state, &req, Actor::Admin(claims.sub));
-    accounts_admin::revoke_sessions(&accounts.users.store, &accounts.sessions, id, &origin)
-        .await?;
+    accounts_admin::revoke_sessions(&accounts.users.store, &accounts.sessions, id, &origin).await?;
     tracing::info!(admin = %claims.sub, "sessions revoked by an admin");
     Ok(HttpResponse::NoContent().finish())
 }

@@ -760,3 +760,30 @@ async fn authd_purge_deletes_events_past_event_retention(#[case] db: Db) {
     assert_eq!(left.events.len(), 1);
     store.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_document_describes_the_event_listing_its_filters_and_every_type() {
+    let app = spawn_app(Db::Sqlite).await;
+    let doc: Value = app.get_json("/openapi.json").await;
+    let operation = &doc["paths"]["/api/admin/events"]["get"];
+    for status in ["200", "400", "401", "403", "503"] {
+        assert!(operation["responses"].get(status).is_some(), "{status}");
+    }
+    let parameters = operation["parameters"].as_array().unwrap();
+    let names: Vec<&str> = parameters.iter().map(|p| p["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["user", "type", "limit", "after"]);
+    let schemas = &doc["components"]["schemas"];
+    let types: Vec<&str> = schemas["EventType"]["enum"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    let contract: Vec<&str> = EventType::ALL.iter().map(|t| t.as_str()).collect();
+    assert_eq!(types, contract);
+    let event = &schemas["Event"]["properties"];
+    for field in ["id", "at", "type", "user_id", "ip", "user_agent", "detail"] {
+        assert!(event.get(field).is_some(), "Event.{field}");
+    }
+    assert!(schemas["EventList"]["properties"].get("next").is_some());
+}

@@ -770,7 +770,10 @@ async fn the_document_describes_the_event_listing_its_filters_and_every_type() {
         assert!(operation["responses"].get(status).is_some(), "{status}");
     }
     let parameters = operation["parameters"].as_array().unwrap();
-    let names: Vec<&str> = parameters.iter().map(|p| p["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = parameters
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["user", "type", "limit", "after"]);
     let schemas = &doc["components"]["schemas"];
     let types: Vec<&str> = schemas["EventType"]["enum"]

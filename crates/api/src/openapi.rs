@@ -8,7 +8,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{RefOr, Required};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{admin, auth, health, jwks, login, me};
+use crate::routes::{admin, auth, events, health, jwks, login, me};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -28,6 +28,7 @@ use crate::routes::{admin, auth, health, jwks, login, me};
         admin::list_users,
         admin::update_user,
         admin::revoke_sessions,
+        events::list_events,
         jwks::jwks,
         health::healthz,
         health::readyz,
@@ -37,7 +38,7 @@ use crate::routes::{admin, auth, health, jwks, login, me};
     tags(
         (name = "auth", description = "Register, log in, refresh, log out"),
         (name = "api", description = "The caller's own session and account (bearer token)"),
-        (name = "admin", description = "Users and sessions (bearer token with the admin role)"),
+        (name = "admin", description = "Users, sessions and security events (bearer token with the admin role)"),
         (name = "operations", description = "Health, readiness, keys and this document"),
     )
 )]

@@ -8,7 +8,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{RefOr, Required};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{admin, auth, health, jwks, login, me, mfa};
+use crate::routes::{admin, auth, events, health, jwks, login, me, mfa};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -33,6 +33,7 @@ use crate::routes::{admin, auth, health, jwks, login, me, mfa};
         admin::update_user,
         admin::revoke_sessions,
         admin::reset_mfa,
+        events::list_events,
         jwks::jwks,
         health::healthz,
         health::readyz,
@@ -42,7 +43,7 @@ use crate::routes::{admin, auth, health, jwks, login, me, mfa};
     tags(
         (name = "auth", description = "Register, log in, refresh, log out"),
         (name = "api", description = "The caller's own session and account (bearer token)"),
-        (name = "admin", description = "Users and sessions (bearer token with the admin role)"),
+        (name = "admin", description = "Users, sessions and security events (bearer token with the admin role)"),
         (name = "operations", description = "Health, readiness, keys and this document"),
     )
 )]

@@ -4,9 +4,11 @@
 //! [`Store`] is one type over both databases: the schema is the same on each (see
 //! `migrations/`), so every query is written once and run on whichever pool is configured.
 //! Anything that must be atomic (rotating a refresh token, revoking sessions) is one
-//! transaction or one conditional statement.
+//! transaction or one conditional statement, and the security event that records a change
+//! is written in that change's transaction ([`events`]).
 
 mod error;
+pub mod events;
 mod mfa;
 mod password;
 mod purge;
@@ -26,6 +28,9 @@ mod users;
 /// Argon2id cost parameters (memory in KiB, iterations, parallelism).
 pub use argon2::Params as HashParams;
 pub use error::StoreError;
+pub use events::{
+    Actor, Event, EventFilter, EventPage, EventType, MAX_USER_AGENT_CHARS, NewEvent, Origin,
+};
 pub use mfa::{FactorSecret, MFA_MAX_FAILURES, MfaChallenge, TotpFactor};
 pub use password::{HasherOptions, MAX_HASH_ITERATIONS, MAX_HASH_MEMORY_KIB, PasswordHasher};
 pub use purge::{ENDED_SESSION_MARGIN, PURGE_RULES, PurgePolicy, PurgeRule, Purged};

@@ -3,16 +3,19 @@
 //! timing does not tell who exists), then open the session in one transaction that
 //! confirms what was checked (the hash verified is still the stored one, the user is not
 //! disabled) and reads the roles the tokens carry. A user with an active second factor
-//! gets an `mfa_token` instead (see [`crate::accounts::mfa::second_step`]).
+//! gets an `mfa_token` instead (see [`crate::accounts::mfa::second_step`]). Each outcome
+//! is a security event: `login_succeeded` in the session's transaction, `login_failed` or
+//! `login_throttled` otherwise (see [`crate::accounts::events`]).
 
 use std::net::IpAddr;
 
 use auth_core::StoredRefreshToken;
 use secrecy::SecretString;
-use user_store::{SessionOpening, Username};
+use user_store::{Origin, SessionOpening, Username};
 use uuid::Uuid;
 
 use crate::accounts::attempts::Attempt;
+use crate::accounts::events::{self, FailureReason};
 use crate::accounts::mfa::{self, MfaRequired};
 use crate::accounts::tokens::{self, Tokens};
 use crate::accounts::{AccountError, Accounts, Users};
@@ -22,8 +25,11 @@ use crate::metrics::LoginOutcome;
 pub struct LoginRequest {
     pub username: String,
     pub password: SecretString,
-    /// The client's address as `TRUSTED_PROXIES` resolves it, for the per-address limit.
+    /// The client's address as `TRUSTED_PROXIES` resolves it, for the per-address limit
+    /// and the security events.
     pub client: Option<IpAddr>,
+    /// The `User-Agent` header, for the security events.
+    pub user_agent: Option<String>,
 }
 
 /// What a right password earns.
@@ -60,12 +66,14 @@ async fn decide(accounts: &Accounts, request: LoginRequest) -> Result<SignedIn, 
         username,
         password,
         client,
+        user_agent,
     } = request;
     let users = &accounts.users;
+    let origin = Origin::client(client, user_agent);
     // A name that cannot exist is treated like an unknown user, dummy hash included; it
     // needs no username throttle, since no password can be right for it.
     let name = Username::parse(&username).ok();
-    let attempt = Attempt::admit(accounts, name.as_ref(), client).await?;
+    let attempt = admit(accounts, name.as_ref(), &origin).await?;
     let (attempt, (found, verified)) = attempt
         .check(accounts, async {
             let found = match &name {
@@ -77,10 +85,11 @@ async fn decide(accounts: &Accounts, request: LoginRequest) -> Result<SignedIn, 
             Ok::<_, AccountError>((found, verified))
         })
         .await?;
+    let user_id = found.as_ref().map(|c| c.user.id);
     let (Some(found), true) = (found, verified) else {
         // A wrong password (or unknown user): already counted when it was admitted.
         tracing::debug!("login failed");
-        return Err(AccountError::InvalidCredentials);
+        return Err(failed(accounts, user_id, &origin, FailureReason::WrongPassword).await);
     };
     if !found.user.disabled
         && users
@@ -96,47 +105,97 @@ async fn decide(accounts: &Accounts, request: LoginRequest) -> Result<SignedIn, 
         return required.await.map(SignedIn::MfaRequired);
     }
     let amr = [mfa::AMR_PASSWORD.to_owned()];
-    let opened = open_session(accounts, found.user.id, &found.password_hash, &amr).await;
-    if matches!(opened, Ok(_) | Err(AccountError::AccountDisabled)) {
-        attempt.succeeded(accounts).await;
+    match open_session(accounts, found.user.id, &found.password_hash, &amr, &origin).await? {
+        Opened::Tokens(tokens) => {
+            attempt.succeeded(accounts).await;
+            if users.hasher.needs_rehash(&found.password_hash) {
+                rehash_in_background(users, found.user.id, found.password_hash, password);
+            }
+            Ok(SignedIn::Tokens(tokens))
+        }
+        Opened::Refused(reason) => {
+            if let FailureReason::AccountDisabled = reason {
+                attempt.succeeded(accounts).await;
+            }
+            Err(failed(accounts, user_id, &origin, reason).await)
+        }
     }
-    let tokens = opened?;
-    if users.hasher.needs_rehash(&found.password_hash) {
-        rehash_in_background(users, found.user.id, found.password_hash, password);
-    }
-    Ok(SignedIn::Tokens(Box::new(tokens)))
+}
+
+/// What opening a session for checked credentials came to.
+pub(crate) enum Opened {
+    Tokens(Box<Tokens>),
+    /// The user was disabled, or the password changed, since the check: nothing opened.
+    Refused(FailureReason),
 }
 
 /// Opens a session for a login whose credentials were checked against `verified_hash`,
 /// in one transaction that confirms that hash is still the stored one and the user is not
-/// disabled: [`AccountError::InvalidCredentials`], [`AccountError::AccountDisabled`]
-/// otherwise. `amr` (RFC 8176) says how the user authenticated.
+/// disabled, and records `login_succeeded` from `origin`. `amr` (RFC 8176) says how the
+/// user authenticated.
 pub(crate) async fn open_session(
     accounts: &Accounts,
     user_id: Uuid,
     verified_hash: &str,
     amr: &[String],
-) -> Result<Tokens, AccountError> {
+    origin: &Origin,
+) -> Result<Opened, AccountError> {
     let (refresh_token, refresh) = new_refresh_token()?;
     let ttl = accounts.policy.refresh_token_ttl;
     let opening = accounts
         .users
         .store
-        .open_session(user_id, verified_hash, &refresh, ttl, amr)
+        .open_session(user_id, verified_hash, &refresh, ttl, amr, origin)
         .await?;
     match opening {
         SessionOpening::Opened {
             session_id, user, ..
         } => {
             tracing::info!(user_id = %user.id, session_id = %session_id, "login succeeded");
-            tokens::issue(accounts, &user, session_id, refresh_token, amr)
+            let tokens = tokens::issue(accounts, &user, session_id, refresh_token, amr)?;
+            Ok(Opened::Tokens(Box::new(tokens)))
         }
         // Changed since it was verified: the password checked is no longer the password.
         SessionOpening::CredentialsChanged => {
             tracing::debug!("login failed: the password changed meanwhile");
-            Err(AccountError::InvalidCredentials)
+            Ok(Opened::Refused(FailureReason::CredentialsChanged))
         }
-        SessionOpening::Disabled => Err(AccountError::AccountDisabled),
+        SessionOpening::Disabled => Ok(Opened::Refused(FailureReason::AccountDisabled)),
+    }
+}
+
+/// Admits the attempt against the throttle ([`Attempt::admit`]); a refusal is recorded
+/// as `login_throttled`.
+async fn admit<'a>(
+    accounts: &'a Accounts,
+    name: Option<&'a Username>,
+    origin: &Origin,
+) -> Result<Attempt<'a>, AccountError> {
+    let admitted = Attempt::admit(accounts, name, origin.ip).await;
+    if let Err(AccountError::TooManyAttempts { .. }) = &admitted {
+        events::login_throttled(&accounts.users.store, name, origin, None).await;
+    }
+    admitted
+}
+
+/// Records `login_failed` (an unknown name when `user_id` is `None`) and returns the
+/// refusal: [`AccountError::AccountDisabled`] for a disabled user's right password, else
+/// [`AccountError::InvalidCredentials`] whatever the reason, so that the answer does not
+/// tell who exists.
+pub(crate) async fn failed(
+    accounts: &Accounts,
+    user_id: Option<Uuid>,
+    origin: &Origin,
+    reason: FailureReason,
+) -> AccountError {
+    let reason = match (user_id, reason) {
+        (None, FailureReason::WrongPassword) => FailureReason::UnknownUser,
+        (_, reason) => reason,
+    };
+    events::login_failed(&accounts.users.store, user_id, origin, reason, None).await;
+    match reason {
+        FailureReason::AccountDisabled => AccountError::AccountDisabled,
+        _ => AccountError::InvalidCredentials,
     }
 }
 

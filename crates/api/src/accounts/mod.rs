@@ -17,6 +17,7 @@
 //!   updates this replica's revoked set.
 //! - [`keys`]: where a signing key is listed, rotated and retired.
 //! - [`attempts`]: how every password check counts against the login throttle.
+//! - [`events`]: which security events are recorded where, and their listing.
 //! - [`tokens`]: the access token issued with a session's refresh token.
 //! - [`error`]: every refusal, free of HTTP.
 //!
@@ -27,6 +28,7 @@
 pub mod admin;
 pub mod attempts;
 pub mod error;
+pub mod events;
 pub mod keys;
 pub mod login;
 pub mod logout;

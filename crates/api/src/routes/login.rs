@@ -11,7 +11,7 @@ use crate::accounts::{self, LoginRequest, SignedIn};
 use crate::error::{ApiError, ErrorBody};
 use crate::routes::auth::{Credentials, TokenPair, token_response};
 use crate::routes::mfa::{MfaRequiredBody, mfa_required_response};
-use crate::routes::{Body, is_blank, parse_json_object};
+use crate::routes::{Body, is_blank, parse_json_object, user_agent};
 use crate::state::AppState;
 
 /// Checks a username and password (a JSON body, or HTTP Basic with an empty body) and
@@ -48,6 +48,7 @@ pub async fn login(
             username,
             password,
             client,
+            user_agent: user_agent(&req),
         },
     )
     .await?;

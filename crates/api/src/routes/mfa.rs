@@ -9,12 +9,13 @@ use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, web};
 use auth_core::Claims;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
+use user_store::Actor;
 use utoipa::ToSchema;
 
 use crate::accounts::mfa::{self, MfaRequired, MfaStep, TotpConfirmation, TotpDisable};
 use crate::error::{ApiError, ErrorBody};
-use crate::routes::JsonBody;
 use crate::routes::auth::{TokenPair, token_response};
+use crate::routes::{JsonBody, origin};
 use crate::state::AppState;
 
 /// A new pending factor: what an authenticator app needs, shown this once.
@@ -88,7 +89,7 @@ pub async fn confirm(
         user_id: claims.sub,
         code: body.code,
         password: body.password,
-        client: state.trusted_proxies.client_address(&req),
+        origin: origin(&state, &req, Actor::Client),
     };
     let recovery_codes = mfa::confirm_totp(&state.accounts, confirmation).await?;
     Ok(no_store(HttpResponse::Ok()).json(RecoveryCodes { recovery_codes }))
@@ -129,7 +130,7 @@ pub async fn disable(
         user_id: claims.sub,
         password: body.password,
         code: body.code,
-        client: state.trusted_proxies.client_address(&req),
+        origin: origin(&state, &req, Actor::Client),
     };
     mfa::disable_totp(&state.accounts, request).await?;
     Ok(HttpResponse::NoContent().finish())
@@ -187,7 +188,7 @@ pub async fn login_mfa(
     let step = MfaStep {
         mfa_token: body.mfa_token,
         code: body.code,
-        client: state.trusted_proxies.client_address(&req),
+        origin: origin(&state, &req, Actor::Client),
     };
     let tokens = mfa::complete_login(&state.accounts, step).await?;
     Ok(token_response(tokens))

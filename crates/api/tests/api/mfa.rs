@@ -622,6 +622,8 @@ async fn challenges(app: &TestApp) -> i64 {
 async fn the_purge_deletes_spent_and_expired_mfa_challenges_only(#[case] db: Db) {
     let Some(db) = db.ready() else { return };
     let app = spawn_app(db).await;
+    // The server's own first purge runs a second after start; the next one in ten minutes.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
     let first = app.signed_in("alice").await;
     let Enrolled { secret, .. } = app.enable_totp(&first.access).await;
     let spent = app.mfa_token("alice").await;
@@ -653,4 +655,83 @@ async fn the_purge_deletes_spent_and_expired_mfa_challenges_only(#[case] db: Db)
         "invalid_grant",
     )
     .await;
+}
+
+#[rstest]
+#[case::sqlite(Db::Sqlite)]
+#[case::postgres(Db::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_second_factor_records_its_events_without_a_secret(#[case] db: Db) {
+    let Some(db) = db.ready() else { return };
+    let app = spawn_app(db).await;
+    let admin = app.admin("root").await;
+    let first = app.signed_in("alice").await;
+    let enrolment: Value = app.enrol(&first.access).await.json().await.unwrap();
+    let secret_text = enrolment["secret"].as_str().unwrap().to_owned();
+    let secret = totp::decode_base32(&secret_text).unwrap();
+    let confirming = code(&secret, 0);
+    let confirmed: Value = app
+        .confirm(&first.access, &confirming, PASSWORD)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let recovery: Vec<String> = confirmed["recovery_codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_owned())
+        .collect();
+    let mfa_token = app.mfa_token("alice").await;
+    let wrong = app.login_mfa(&mfa_token, "000000").await;
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    let done = app.login_mfa(&mfa_token, &recovery[0]).await;
+    assert_eq!(done.status(), StatusCode::OK);
+    let disabled = app.disable(&first.access, PASSWORD, &recovery[1]).await;
+    assert_eq!(disabled.status(), StatusCode::NO_CONTENT);
+    app.enable_totp(&first.access).await;
+    let me: Value = app.me(&first.access).await.json().await.unwrap();
+    let id = me["id"].as_str().unwrap();
+    let path = format!("/api/admin/users/{id}/mfa");
+    let reset = app
+        .admin_call(Method::DELETE, &path, &admin.access, None)
+        .await;
+    assert_eq!(reset.status(), StatusCode::NO_CONTENT);
+
+    let listed = app
+        .admin_call(
+            Method::GET,
+            &format!("/api/admin/events?user={id}&limit=200"),
+            &admin.access,
+            None,
+        )
+        .await;
+    assert_eq!(listed.status(), StatusCode::OK);
+    let text = listed.text().await.unwrap();
+    let events: Value = serde_json::from_str(&text).unwrap();
+    let of = |kind: &str| -> Vec<Value> {
+        let all = events["events"].as_array().unwrap();
+        all.iter().filter(|e| e["type"] == kind).cloned().collect()
+    };
+    assert_eq!(of("mfa_enabled").len(), 2, "{events}");
+    assert_eq!(of("mfa_enabled")[0]["detail"]["factor"], "totp");
+    let disabled = of("mfa_disabled");
+    assert_eq!(disabled.len(), 2, "{events}");
+    // Newest first: the admin's reset, then the user's own disable.
+    assert_eq!(disabled[0]["detail"]["by"], "admin");
+    assert!(disabled[1]["detail"].get("by").is_none());
+    let failed = of("mfa_failed");
+    assert_eq!(failed.len(), 1, "{events}");
+    assert_eq!(failed[0]["detail"]["check"], "mfa_login");
+    let amrs: Vec<Value> = of("login_succeeded")
+        .iter()
+        .map(|e| e["detail"]["amr"].clone())
+        .collect();
+    assert!(amrs.contains(&json!(["pwd", "otp"])), "{amrs:?}");
+    let mut secrets = vec![secret_text, mfa_token, confirming];
+    secrets.extend(recovery.iter().cloned());
+    secrets.extend(recovery.iter().map(|c| c.replace('-', "")));
+    for secret in secrets {
+        assert!(!text.contains(&secret), "{secret} is in the events");
+    }
 }

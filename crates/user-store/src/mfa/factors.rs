@@ -5,6 +5,7 @@ use std::fmt;
 use uuid::Uuid;
 
 use crate::error::DbResultExt;
+use crate::events::{self, EventType, NewEvent, Origin};
 use crate::{Store, StoreError, Timestamp};
 
 /// The shared TOTP key (RFC 6238 §5.1: "keys SHOULD be ... protected against unauthorized
@@ -115,7 +116,8 @@ impl Store {
 
     /// Activates the pending factor (if its secret is still `secret`) with `step` counted
     /// as used, and replaces the user's recovery codes by `code_hashes`, in one
-    /// transaction; `false` when the factor is no longer that pending one.
+    /// transaction with its `mfa_enabled` event; `false` when the factor is no longer that
+    /// pending one.
     #[tracing::instrument(skip_all, fields(user_id = %user_id))]
     pub async fn confirm_totp(
         &self,
@@ -123,6 +125,7 @@ impl Store {
         factor: &TotpFactor,
         step: i64,
         code_hashes: &[[u8; 32]],
+        origin: &Origin,
     ) -> Result<bool, StoreError> {
         let now = Timestamp::now();
         let mut tx = self.begin_write().await?;
@@ -153,6 +156,10 @@ impl Store {
                 .await
                 .db("insert recovery code")?;
         }
+        let event = NewEvent::new(EventType::MfaEnabled, Some(user_id), origin)
+            .with("factor", "totp")
+            .with("recovery_codes", code_hashes.len());
+        events::insert(&mut tx, &event).await?;
         tx.commit().await.db("commit totp confirmation")?;
         Ok(true)
     }
@@ -181,10 +188,17 @@ impl Store {
     }
 
     /// Removes every factor of the user, their recovery codes and open challenges, in one
-    /// transaction; returns how many factors there were (pending ones included).
+    /// transaction with its `mfa_disabled` event (when an active factor went); returns how
+    /// many factors there were (pending ones included).
     #[tracing::instrument(skip_all, fields(user_id = %user_id))]
-    pub async fn remove_factors(&self, user_id: Uuid) -> Result<u64, StoreError> {
+    pub async fn remove_factors(&self, user_id: Uuid, origin: &Origin) -> Result<u64, StoreError> {
         let mut tx = self.begin_write().await?;
+        let active = tx
+            .sql(ACTIVE_KINDS)
+            .bind(user_id)
+            .fetch_all_scalar::<String>()
+            .await
+            .db("read active factors")?;
         let removed = tx
             .sql(DELETE_FACTORS)
             .bind(user_id)
@@ -196,6 +210,11 @@ impl Store {
             (DELETE_CHALLENGES, "delete mfa challenges"),
         ] {
             tx.sql(sql).bind(user_id).execute().await.db(what)?;
+        }
+        if !active.is_empty() {
+            let event = NewEvent::new(EventType::MfaDisabled, Some(user_id), origin)
+                .with("factors", &active);
+            events::insert(&mut tx, &event).await?;
         }
         tx.commit().await.db("commit factor removal")?;
         Ok(removed)

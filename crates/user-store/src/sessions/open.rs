@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use super::INSERT_REFRESH_TOKEN;
 use crate::error::DbResultExt;
+use crate::events::{self, EventType, NewEvent, Origin};
 use crate::users::UserCredentials;
 use crate::{Store, StoreError, Timestamp, User};
 
@@ -47,7 +48,9 @@ impl Store {
     /// password hash is still `verified_hash` (the one the login checked) and the user is
     /// not disabled, both read in the same transaction that writes the session; the
     /// roles returned are read there too. `amr` (RFC 8176) says how the session was
-    /// authenticated; every access token of the session, refreshed or not, carries it.
+    /// authenticated; every access token of the session, refreshed or not, carries it. The
+    /// `login_succeeded` event (from `origin`, with the session's id) is written in the
+    /// same transaction.
     #[tracing::instrument(skip_all, fields(user_id = %user_id))]
     pub async fn open_session(
         &self,
@@ -56,6 +59,7 @@ impl Store {
         refresh: &StoredRefreshToken,
         refresh_ttl: Duration,
         amr: &[String],
+        origin: &Origin,
     ) -> Result<SessionOpening, StoreError> {
         let now = Timestamp::now();
         let expires_at = now.plus(refresh_ttl);
@@ -91,6 +95,10 @@ impl Store {
             .execute()
             .await
             .db("insert refresh token")?;
+        let event = NewEvent::new(EventType::LoginSucceeded, Some(user_id), origin)
+            .with("session_id", session_id)
+            .with("amr", amr);
+        events::insert(&mut tx, &event).await?;
         tx.commit().await.db("commit session")?;
         Ok(SessionOpening::Opened {
             session_id,

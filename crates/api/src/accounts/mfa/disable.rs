@@ -2,13 +2,11 @@
 //! or by an operator (`DELETE /api/admin/users/{id}/mfa`, `authd user reset-mfa`). Sessions
 //! are kept either way: removing a factor weakens no session that exists.
 
-use std::net::IpAddr;
-
 use secrecy::{ExposeSecret, SecretString};
-use user_store::{Store, TotpFactor};
+use user_store::{Origin, Store, TotpFactor};
 use uuid::Uuid;
 
-use super::{check_password, count_throttled, spend_code};
+use super::{CHECK_DISABLE, check_password, count_throttled, record_failure, spend_code};
 use crate::accounts::{AccountError, Accounts};
 
 /// A request by the signed-in user to turn their factor off.
@@ -16,7 +14,8 @@ pub struct TotpDisable {
     pub user_id: Uuid,
     pub password: SecretString,
     pub code: SecretString,
-    pub client: Option<IpAddr>,
+    /// The client (address for the throttle, and the security events).
+    pub origin: Origin,
 }
 
 /// Removes the user's factor and recovery codes: [`AccountError::NoActiveFactor`] when
@@ -34,7 +33,7 @@ async fn disable(accounts: &Accounts, request: TotpDisable) -> Result<(), Accoun
         user_id,
         password,
         code,
-        client,
+        origin,
     } = request;
     let store = &accounts.users.store;
     let factor = store
@@ -42,24 +41,26 @@ async fn disable(accounts: &Accounts, request: TotpDisable) -> Result<(), Accoun
         .await?
         .filter(TotpFactor::is_active)
         .ok_or(AccountError::NoActiveFactor)?;
-    check_password(accounts, user_id, password, client).await?;
+    check_password(accounts, user_id, password, &origin, CHECK_DISABLE).await?;
     if !spend_code(store, user_id, &factor, code.expose_secret()).await? {
         tracing::debug!("second factor not disabled: wrong code");
+        record_failure(store, user_id, &origin, CHECK_DISABLE).await;
         return Err(AccountError::InvalidCode);
     }
-    store.remove_factors(user_id).await?;
+    store.remove_factors(user_id, &origin).await?;
     tracing::info!(user_id = %user_id, "second factor disabled by its user");
     Ok(())
 }
 
 /// An operator removes every factor of the user `id` (pending ones too), with their
 /// recovery codes and open login challenges; [`AccountError::UserNotFound`] when there is
-/// no such user. Returns how many factors there were.
-pub async fn reset_mfa(store: &Store, id: Uuid) -> Result<u64, AccountError> {
+/// no such user. Returns how many factors there were. `origin` names the admin or the
+/// operator in the `mfa_disabled` event.
+pub async fn reset_mfa(store: &Store, id: Uuid, origin: &Origin) -> Result<u64, AccountError> {
     if store.find_user(id).await?.is_none() {
         return Err(AccountError::UserNotFound);
     }
-    let removed = store.remove_factors(id).await?;
+    let removed = store.remove_factors(id, origin).await?;
     tracing::info!(user_id = %id, factors = removed, "second factor reset by an operator");
     Ok(removed)
 }

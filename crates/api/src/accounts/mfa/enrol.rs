@@ -1,13 +1,11 @@
 //! Enrolling a TOTP factor: a pending factor with a fresh secret, then its confirmation
 //! with a current code and the password, which activates it and issues the recovery codes.
 
-use std::net::IpAddr;
-
 use secrecy::{ExposeSecret, SecretString};
-use user_store::{FactorSecret, Timestamp};
+use user_store::{FactorSecret, Origin, Timestamp};
 use uuid::Uuid;
 
-use super::{check_password, count_throttled, recovery, totp};
+use super::{CHECK_CONFIRM, check_password, count_throttled, record_failure, recovery, totp};
 use crate::accounts::{AccountError, Accounts};
 
 /// What the user copies into an authenticator app; shown once.
@@ -41,7 +39,8 @@ pub struct TotpConfirmation {
     pub user_id: Uuid,
     pub code: SecretString,
     pub password: SecretString,
-    pub client: Option<IpAddr>,
+    /// The client (address for the throttle, and the security events).
+    pub origin: Origin,
 }
 
 /// Activates the pending factor: the password is checked first (against the login
@@ -64,9 +63,9 @@ async fn confirm(
         user_id,
         code,
         password,
-        client,
+        origin,
     } = confirmation;
-    check_password(accounts, user_id, password, client).await?;
+    check_password(accounts, user_id, password, &origin, CHECK_CONFIRM).await?;
     let store = &accounts.users.store;
     let factor = store
         .totp_factor(user_id)
@@ -79,8 +78,10 @@ async fn confirm(
         .filter(|c| !c.is_whitespace())
         .collect();
     let now = Timestamp::now().unix_seconds();
-    let step = totp::matching_step(factor.secret.expose(), &compact, now)
-        .ok_or(AccountError::InvalidCode)?;
+    let Some(step) = totp::matching_step(factor.secret.expose(), &compact, now) else {
+        record_failure(store, user_id, &origin, CHECK_CONFIRM).await;
+        return Err(AccountError::InvalidCode);
+    };
     let codes = (0..recovery::COUNT)
         .map(|_| recovery::generate())
         .collect::<Result<Vec<_>, _>>()?;
@@ -88,7 +89,10 @@ async fn confirm(
         .iter()
         .map(|code| recovery::hash(user_id, &code.replace('-', "")))
         .collect();
-    if !store.confirm_totp(user_id, &factor, step, &hashes).await? {
+    if !store
+        .confirm_totp(user_id, &factor, step, &hashes, &origin)
+        .await?
+    {
         // Replaced by a new enrolment (or confirmed by another request) meanwhile.
         return Err(AccountError::NoPendingFactor);
     }

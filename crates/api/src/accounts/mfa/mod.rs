@@ -13,13 +13,12 @@ pub mod recovery;
 pub mod second_step;
 pub mod totp;
 
-use std::net::IpAddr;
-
 use secrecy::SecretString;
-use user_store::{Store, Timestamp, TotpFactor, Username};
+use user_store::{EventType, NewEvent, Origin, Store, Timestamp, TotpFactor, Username};
 use uuid::Uuid;
 
 use crate::accounts::attempts::Attempt;
+use crate::accounts::events::{self, FailureReason};
 use crate::accounts::{AccountError, Accounts};
 use crate::metrics::LoginOutcome;
 
@@ -56,14 +55,21 @@ async fn spend_code(
     Ok(store.use_recovery_code(user_id, &hash).await?)
 }
 
+/// Which check a security event is about, in `detail.check`.
+const CHECK_CONFIRM: &str = "mfa_confirm";
+const CHECK_DISABLE: &str = "mfa_disable";
+const CHECK_LOGIN: &str = "mfa_login";
+
 /// Checks the signed-in user's password as a login does: it counts against the login
 /// throttle (per username, and per address when that is on), so a stolen access token is
-/// no faster a password oracle here than at the login form.
+/// no faster a password oracle here than at the login form; a refusal is recorded as
+/// `login_failed` or `login_throttled` with `check`.
 async fn check_password(
     accounts: &Accounts,
     user_id: Uuid,
     password: SecretString,
-    client: Option<IpAddr>,
+    origin: &Origin,
+    check: &'static str,
 ) -> Result<(), AccountError> {
     let users = &accounts.users;
     let credentials = users
@@ -72,17 +78,29 @@ async fn check_password(
         .await?
         .ok_or(AccountError::AccountGone)?;
     let name = Username::of_stored_user(&credentials.user.username);
-    let attempt = Attempt::admit(accounts, Some(&name), client).await?;
+    let attempt = Attempt::admit(accounts, Some(&name), origin.ip).await;
+    if let Err(AccountError::TooManyAttempts { .. }) = &attempt {
+        events::login_throttled(&users.store, Some(&name), origin, Some(check)).await;
+    }
+    let attempt = attempt?;
     let stored_hash = Some(credentials.password_hash);
     let (attempt, verified) = attempt
         .check(accounts, users.hasher.verify(password, stored_hash))
         .await?;
     if !verified {
         tracing::debug!("second factor change refused: wrong password");
+        let reason = FailureReason::WrongPassword;
+        events::login_failed(&users.store, Some(user_id), origin, reason, Some(check)).await;
         return Err(AccountError::WrongPassword);
     }
     attempt.succeeded(accounts).await;
     Ok(())
+}
+
+/// Records `mfa_failed`: a wrong, reused or malformed code (never the code itself).
+async fn record_failure(store: &Store, user_id: Uuid, origin: &Origin, check: &'static str) {
+    let event = NewEvent::new(EventType::MfaFailed, Some(user_id), origin).with("check", check);
+    events::record(store, &event).await;
 }
 
 /// Counts a throttled password check in `logins_total`, as a password change does.

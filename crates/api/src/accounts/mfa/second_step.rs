@@ -4,19 +4,19 @@
 //! its SHA-256, single use, five minutes; five wrong codes spend it, and every wrong code
 //! counts against the username's login throttle like a wrong password.
 
-use std::net::IpAddr;
 use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
-use user_store::{MfaChallenge, TotpFactor, Username};
+use user_store::{MfaChallenge, Origin, TotpFactor, Username};
 use uuid::Uuid;
 
-use super::{AMR_OTP, AMR_PASSWORD, spend_code};
+use super::{AMR_OTP, AMR_PASSWORD, CHECK_LOGIN, record_failure, spend_code};
 use crate::accounts::attempts::Attempt;
-use crate::accounts::login::open_session;
+use crate::accounts::events::{self, FailureReason};
+use crate::accounts::login::{Opened, failed, open_session};
 use crate::accounts::tokens::Tokens;
 use crate::accounts::{AccountError, Accounts, GrantProblem};
 use crate::metrics::LoginOutcome;
@@ -61,7 +61,8 @@ fn token_hash(token: &str) -> [u8; 32] {
 pub struct MfaStep {
     pub mfa_token: SecretString,
     pub code: SecretString,
-    pub client: Option<IpAddr>,
+    /// The client (address for the throttle, and the security events).
+    pub origin: Origin,
 }
 
 /// Completes a login with a TOTP code or a recovery code: a session whose tokens carry
@@ -92,7 +93,12 @@ async fn decide(accounts: &Accounts, step: MfaStep) -> Result<Tokens, AccountErr
         .await?
         .ok_or(GrantProblem::MfaToken)?;
     let name = Username::of_stored_user(&challenge.username);
-    let attempt = Attempt::admit(accounts, Some(&name), step.client).await?;
+    let origin = &step.origin;
+    let attempt = Attempt::admit(accounts, Some(&name), origin.ip).await;
+    if let Err(AccountError::TooManyAttempts { .. }) = &attempt {
+        events::login_throttled(store, Some(&name), origin, Some(CHECK_LOGIN)).await;
+    }
+    let attempt = attempt?;
     let (attempt, checked) = attempt
         .check(accounts, check(accounts, &challenge, &step.code))
         .await?;
@@ -105,6 +111,7 @@ async fn decide(accounts: &Accounts, step: MfaStep) -> Result<Tokens, AccountErr
         Checked::Wrong => {
             // Stays counted by the throttle; the fifth wrong code spends the token.
             store.mfa_challenge_failed(&hash).await?;
+            record_failure(store, challenge.user_id, origin, CHECK_LOGIN).await;
             tracing::debug!(user_id = %challenge.user_id, "second factor refused");
             return Err(AccountError::WrongSecondFactor);
         }
@@ -115,15 +122,24 @@ async fn decide(accounts: &Accounts, step: MfaStep) -> Result<Tokens, AccountErr
         return Err(GrantProblem::MfaToken.into());
     }
     let amr = [AMR_PASSWORD.to_owned(), AMR_OTP.to_owned()];
-    let opened = open_session(accounts, challenge.user_id, &challenge.password_hash, &amr).await;
-    if matches!(opened, Ok(_) | Err(AccountError::AccountDisabled)) {
-        attempt.succeeded(accounts).await;
+    let (user_id, verified_hash) = (challenge.user_id, &challenge.password_hash);
+    match open_session(accounts, user_id, verified_hash, &amr, origin).await? {
+        Opened::Tokens(tokens) => {
+            attempt.succeeded(accounts).await;
+            Ok(*tokens)
+        }
+        Opened::Refused(reason) => {
+            if let FailureReason::AccountDisabled = reason {
+                attempt.succeeded(accounts).await;
+            }
+            // A disabled user: 403, as a login; a password changed since it was checked:
+            // the token is void.
+            match failed(accounts, Some(user_id), origin, reason).await {
+                AccountError::InvalidCredentials => Err(GrantProblem::MfaToken.into()),
+                refusal => Err(refusal),
+            }
+        }
     }
-    opened.map_err(|e| match e {
-        // The password changed since it was verified: the token is void.
-        AccountError::InvalidCredentials => GrantProblem::MfaToken.into(),
-        e => e,
-    })
 }
 
 enum Checked {

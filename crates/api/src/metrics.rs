@@ -43,6 +43,7 @@ pub struct Metrics {
     refreshes: IntCounterVec,
     purged_rows: IntCounterVec,
     purge_failures: IntCounterVec,
+    emails: IntCounterVec,
     hash_queue: IntGauge,
     revoked_sessions: IntGauge,
 }
@@ -95,6 +96,16 @@ impl Metrics {
                 "Purge runs that failed on a table (retried at the next run), by table",
                 "table",
             )?,
+            emails: registered(
+                &registry,
+                IntCounterVec::new(
+                    Opts::new(
+                        "emails_total",
+                        "Account-recovery messages by kind (verify, reset, change_notice) and outcome: sent, retried, failed, dropped (queue full)",
+                    ),
+                    &["kind", "outcome"],
+                )?,
+            )?,
             hash_queue: gauge(
                 "password_hash_queue_depth",
                 "Password hashes waiting for a hashing thread",
@@ -127,6 +138,11 @@ impl Metrics {
     }
 
     /// Rows a purge deleted from `table` (counted even when zero, so the series exists).
+    /// One outcome of an email delivery (or a try at one).
+    pub fn email(&self, kind: &str, outcome: &str) {
+        self.emails.with_label_values(&[kind, outcome]).inc();
+    }
+
     pub fn purged(&self, table: &str, rows: u64) {
         self.purged_rows.with_label_values(&[table]).inc_by(rows);
     }

@@ -8,7 +8,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{RefOr, Required};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{admin, auth, health, jwks, login, me};
+use crate::routes::{admin, auth, email, health, jwks, login, me};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -25,6 +25,10 @@ use crate::routes::{admin, auth, health, jwks, login, me};
         me::session,
         me::me,
         me::change_password,
+        email::change_email,
+        email::verify_email,
+        email::forgot_password,
+        email::reset_password,
         admin::list_users,
         admin::update_user,
         admin::revoke_sessions,

@@ -6,6 +6,16 @@
 //! Anything that must be atomic (rotating a refresh token, revoking sessions) is one
 //! transaction or one conditional statement.
 
+/// The columns of a [`User`], for every statement that reads one (`email` is the verified
+/// address, else the pending one).
+macro_rules! user_columns {
+    () => {
+        "id, username, roles, disabled, created_at, \
+         COALESCE(email, pending_email) AS email, (email IS NOT NULL) AS email_verified"
+    };
+}
+
+mod email;
 mod error;
 mod password;
 mod purge;
@@ -24,6 +34,10 @@ mod users;
 
 /// Argon2id cost parameters (memory in KiB, iterations, parallelism).
 pub use argon2::Params as HashParams;
+pub use email::{
+    OneTimeToken, RecoveryTarget, ResetHolder, TokenIssue, TokenPurpose, email_key, password_stamp,
+    token_hash,
+};
 pub use error::StoreError;
 pub use password::{HasherOptions, MAX_HASH_ITERATIONS, MAX_HASH_MEMORY_KIB, PasswordHasher};
 pub use purge::{ENDED_SESSION_MARGIN, PURGE_RULES, PurgePolicy, PurgeRule, Purged};

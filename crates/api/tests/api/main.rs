@@ -7,6 +7,7 @@ mod process;
 mod admin;
 mod cli;
 mod cors;
+mod email;
 mod errors;
 mod faults;
 mod ijson;

@@ -15,19 +15,43 @@ pub struct TrustedProxies(Vec<IpNet>);
 impl FromStr for TrustedProxies {
     type Err = String;
 
-    /// A comma-separated list such as `10.0.0.0/8, 192.168.1.10, fd00::/8`.
+    /// A comma-separated list such as `10.0.0.0/8, 192.168.1.10, fd00::/8`. IPv4-mapped
+    /// entries (`::ffff:10.0.0.1`) are read as the IPv4 they map, since peers are; a range
+    /// wider than [`TrustedProxies::WIDEST`] is refused (see there).
     fn from_str(list: &str) -> Result<Self, Self::Err> {
         list.split(',')
             .map(str::trim)
             .filter(|item| !item.is_empty())
             .map(|item| {
-                item.parse::<IpNet>()
+                let net = item
+                    .parse::<IpNet>()
                     .or_else(|_| item.parse::<IpAddr>().map(IpNet::from))
-                    .map(|net| net.trunc())
-                    .map_err(|_| format!("{item:?} is not an IP address or CIDR range"))
+                    .map_err(|_| format!("{item:?} is not an IP address or CIDR range"))?;
+                let net = canonical(net.trunc());
+                let widest = Self::widest(&net);
+                if net.prefix_len() < widest {
+                    return Err(format!(
+                        "{item:?} is wider than /{widest}, so it takes in addresses of \
+                         clients, each of which could then name its own address in \
+                         X-Forwarded-For: list only the proxies"
+                    ));
+                }
+                Ok(net)
             })
             .collect::<Result<_, _>>()
             .map(TrustedProxies)
+    }
+}
+
+/// An IPv4-mapped IPv6 range (`::ffff:0:0/96` and within it, RFC 4291 §2.5.5.2) as the
+/// IPv4 range it maps; any other range as it is.
+fn canonical(net: IpNet) -> IpNet {
+    match net {
+        IpNet::V6(v6) if v6.prefix_len() >= 96 => match v6.addr().to_ipv4_mapped() {
+            Some(v4) => IpNet::new(IpAddr::V4(v4), v6.prefix_len() - 96).unwrap_or(net),
+            None => net,
+        },
+        net => net,
     }
 }
 
@@ -39,6 +63,20 @@ impl std::fmt::Display for TrustedProxies {
 }
 
 impl TrustedProxies {
+    /// The shortest prefix trusted, per family: that of the widest block reserved for
+    /// private networks, 10.0.0.0/8 (RFC 1918) and fc00::/7 (RFC 4193). Any wider range
+    /// holds public addresses, so it would trust clients as proxies (`0.0.0.0/0` and
+    /// `::/0` trust everyone): refused at start rather than warned about, since no proxy
+    /// deployment needs it and the limits it switches off fail silently.
+    const WIDEST: (u8, u8) = (8, 7);
+
+    fn widest(net: &IpNet) -> u8 {
+        match net {
+            IpNet::V4(_) => Self::WIDEST.0,
+            IpNet::V6(_) => Self::WIDEST.1,
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
@@ -57,16 +95,24 @@ impl TrustedProxies {
         if !self.trusts(peer) {
             return Some(peer);
         }
-        let hops: Vec<&str> = req
+        // Split as bytes: an entry that is not visible ASCII (which `to_str` refuses) ends
+        // the walk like any other that is not an address, and leaves the rest of its line,
+        // which a proxy may have appended the real client to, readable.
+        let lines: Vec<&[u8]> = req
             .headers()
             .get_all("x-forwarded-for")
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .map(str::trim)
+            .map(|line| line.as_bytes())
             .collect();
         let mut client = peer;
-        for hop in hops.iter().rev() {
-            let Some(addr) = parse_hop(hop) else {
+        for hop in lines
+            .iter()
+            .flat_map(|line| line.split(|&b| b == b','))
+            .rev()
+        {
+            let Some(addr) = std::str::from_utf8(hop.trim_ascii())
+                .ok()
+                .and_then(parse_hop)
+            else {
                 break;
             };
             client = addr;
@@ -149,6 +195,61 @@ mod tests {
                 &["198.51.100.7, nonsense, 10.0.0.1"]
             ),
             "10.0.0.1"
+        );
+    }
+
+    #[test]
+    fn an_unreadable_entry_ends_the_walk_and_leaves_the_rest_of_its_line() {
+        let proxies: TrustedProxies = "10.0.0.0/8".parse().unwrap();
+        let peer = std::net::SocketAddr::new("10.0.0.2".parse().unwrap(), 40000);
+        let client = |line: &[u8]| {
+            let value = actix_web::http::header::HeaderValue::from_bytes(line).unwrap();
+            let req = TestRequest::default()
+                .peer_addr(peer)
+                .append_header(("X-Forwarded-For", value))
+                .to_http_request();
+            proxies.client_address(&req).unwrap().to_string()
+        };
+        // nginx appends the client's address to the line the client sent.
+        assert_eq!(client(b"\xe9, 198.51.100.7"), "198.51.100.7");
+        assert_eq!(client(b"198.51.100.7\xe9, 10.0.0.1"), "10.0.0.1");
+        assert_eq!(
+            client(b"1.1.1.1, \xff\xfe, 198.51.100.7, 10.0.0.1"),
+            "198.51.100.7"
+        );
+    }
+
+    #[test]
+    fn a_range_that_takes_in_public_addresses_is_refused() {
+        for wide in [
+            "0.0.0.0/0",
+            "::/0",
+            "0.0.0.0/7",
+            "2000::/3",
+            "::ffff:0:0/96",
+            "10.0.0.1, ::/1",
+        ] {
+            let err = wide.parse::<TrustedProxies>().unwrap_err();
+            assert!(err.contains("list only the proxies"), "{wide}: {err}");
+        }
+        for narrow in [
+            "10.0.0.0/8",
+            "fc00::/7",
+            "fd00::/8",
+            "192.168.0.0/16",
+            "2001:db8::/32",
+        ] {
+            assert!(narrow.parse::<TrustedProxies>().is_ok(), "{narrow}");
+        }
+    }
+
+    #[test]
+    fn ipv4_mapped_entries_trust_the_ipv4_proxy() {
+        let proxies: TrustedProxies = "::ffff:10.0.0.1, ::ffff:192.168.0.0/112".parse().unwrap();
+        assert_eq!(proxies.to_string(), "10.0.0.1/32, 192.168.0.0/16");
+        assert_eq!(
+            client("::ffff:10.0.0.1", "10.0.0.1", &["198.51.100.7"]),
+            "198.51.100.7"
         );
     }
 

@@ -1,21 +1,17 @@
 //! Building and running the application: one `Application::build(settings)` that tests
 //! drive on port 0 exactly as `main` does on the configured address.
 
-use std::net::TcpListener;
+use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::dev::Service;
 use actix_web::dev::{Server, ServerHandle};
-use actix_web::middleware::{Condition, ErrorHandlers, from_fn};
-use actix_web::{App, HttpServer, web};
+use actix_web::middleware::from_fn;
+use actix_web::web;
 use actix_web_httpauth::middleware::HttpAuthentication;
 use anyhow::Context;
-use std::sync::Arc;
-
 use auth_core::{Algorithm, RefreshChainKey, RevokedSessions};
 use secrecy::ExposeSecret;
 use tokio::task::JoinHandle;
-use tracing_actix_web::TracingLogger;
 use user_store::{
     HasherOptions, PasswordHasher, Store, StoreOptions, ThrottlePolicy, spawn_revocation_feed,
 };
@@ -23,17 +19,17 @@ use user_store::{
 use crate::accounts::{Accounts, Policy, Sessions, Users};
 use crate::bearer::validate_bearer;
 use crate::config::Settings;
-use crate::error::{ApiError, render_non_json_errors};
+use crate::error::ApiError;
 use crate::keyring::{KeyRing, spawn_key_reload};
-use crate::metrics::{self, Metrics, observe};
+use crate::listen::Listeners;
+use crate::metrics::Metrics;
 use crate::openapi::{self, OpenApiJson};
 use crate::purge::{purge_policy, spawn_purge};
 use crate::rate_limit::AddressRateLimiter;
-use crate::request_id::echo_request_id;
 use crate::routes::{admin, auth, email, health, jwks, login, me, pages};
+use crate::server::{AppParts, http_server, metrics_server};
 use crate::signing::{ensure_data_dir, hs256_secret, load_key_set};
 use crate::state::AppState;
-use crate::telemetry::RequestSpan;
 
 pub struct Application {
     port: u16,
@@ -51,78 +47,32 @@ impl Application {
     /// [`Application::run_until_stopped`].
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         // Bind first: a bad BIND_ADDR fails before anything is created on disk.
-        let Listeners {
-            listener,
-            tls,
-            metrics_listener,
-        } = Listeners::bind(&settings)?;
-        let port = listener
-            .local_addr()
-            .context("reading the bound address")?
-            .port();
+        let listeners = Listeners::bind(&settings)?;
+        let port = listeners.port()?;
         let state = build_state(&settings).await?;
-
         let store = state.accounts.users.store.clone();
         let background = spawn_background(&state, &settings).await?;
-
         let state = web::Data::new(state);
-        let openapi =
-            web::Data::new(OpenApiJson::render().context("rendering the OpenAPI document")?);
-        let body_limit = settings.http.body_limit;
-        let request_timeout = settings.http.request_timeout;
-        let workers = settings.http.workers;
-        let metrics_here = metrics_listener.is_none();
-        let cors = settings.http.cors_allowed_origins.clone();
-        let metrics_server = match metrics_listener {
+        let metrics_server = match listeners.metrics_listener {
             Some(listener) => Some(metrics_server(listener, state.clone())?),
             None => None,
         };
-        let server = HttpServer::new(move || {
-            App::new()
-                .wrap_fn(move |req, service| {
-                    let response = service.call(req);
-                    async move {
-                        tokio::time::timeout(request_timeout, response)
-                            .await
-                            .unwrap_or_else(|_| Err(ApiError::TimedOut.into()))
-                    }
-                })
-                .wrap(Condition::new(!cors.is_empty(), cors.middleware()))
-                .wrap(ErrorHandlers::new().default_handler(render_non_json_errors))
-                .wrap(from_fn(observe))
-                .wrap(from_fn(echo_request_id))
-                .wrap(TracingLogger::<RequestSpan>::new())
-                .app_data(state.clone())
-                .app_data(openapi.clone())
-                .app_data(web::PayloadConfig::new(body_limit))
-                .configure(|cfg| {
-                    if metrics_here {
-                        cfg.service(
-                            web::resource("/metrics").route(web::get().to(metrics::metrics)),
-                        );
-                    }
-                })
-                .configure(routes)
-        })
-        .workers(workers)
-        // Slow clients: the request head must arrive within REQUEST_HEADER_TIMEOUT (else
-        // 408 and the connection is closed), idle keep-alive connections are closed after
-        // as long, and at most MAX_CONNECTIONS are open at once (actix counts per worker;
-        // beyond it new connections wait in the listen backlog).
-        .client_request_timeout(settings.http.header_timeout)
-        .keep_alive(settings.http.header_timeout)
-        .client_disconnect_timeout(Duration::from_secs(1))
-        .max_connections(settings.http.max_connections.div_ceil(workers).max(1))
-        // Signals are the binary's business (`cli`): a test process keeps its own.
-        .disable_signals()
-        .shutdown_timeout(settings.http.shutdown_timeout.as_secs());
-        let scheme = if tls.is_some() { "https" } else { "http" };
-        let server = match tls {
-            Some(config) => server.listen_rustls_0_23(listener, config),
-            None => server.listen(listener),
-        }
-        .context("starting the HTTP server")?
-        .run();
+        let parts = AppParts {
+            state,
+            openapi: web::Data::new(
+                OpenApiJson::render().context("rendering the OpenAPI document")?,
+            ),
+            body_limit: settings.http.body_limit,
+            request_timeout: settings.http.request_timeout,
+            metrics_here: metrics_server.is_none(),
+            cors: settings.http.cors_allowed_origins.clone(),
+        };
+        let scheme = if listeners.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        let server = http_server(parts, &settings.http, listeners.listener, listeners.tls)?;
         tracing::info!(port, scheme, "authd listening");
         Ok(Self {
             port,
@@ -168,41 +118,6 @@ impl Application {
     }
 }
 
-/// What the server listens on, bound before anything else is done.
-struct Listeners {
-    listener: TcpListener,
-    tls: Option<rustls::ServerConfig>,
-    /// `METRICS_ADDR`, when set.
-    metrics_listener: Option<TcpListener>,
-}
-
-impl Listeners {
-    fn bind(settings: &Settings) -> anyhow::Result<Self> {
-        let listener = TcpListener::bind(&settings.http.bind_addr).with_context(|| {
-            format!(
-                "invalid BIND_ADDR: cannot listen on {}",
-                settings.http.bind_addr
-            )
-        })?;
-        let tls = match &settings.http.tls {
-            Some((cert, key)) => Some(crate::tls::server_config(cert, key)?),
-            None => None,
-        };
-        let metrics_listener = match &settings.observability.metrics_addr {
-            Some(addr) => Some(
-                TcpListener::bind(addr)
-                    .with_context(|| format!("invalid METRICS_ADDR: cannot listen on {addr}"))?,
-            ),
-            None => None,
-        };
-        Ok(Self {
-            listener,
-            tls,
-            metrics_listener,
-        })
-    }
-}
-
 /// The revocation feed (which loads the revoked sessions first), the key reload for
 /// asymmetric keys, and the purge.
 async fn spawn_background(
@@ -235,32 +150,6 @@ async fn spawn_background(
         settings.database.purge_interval,
     ));
     Ok(background)
-}
-
-/// `GET /metrics` alone, on its own listener (one worker): kept off the public port.
-fn metrics_server(
-    listener: TcpListener,
-    state: web::Data<AppState>,
-) -> anyhow::Result<(u16, Server)> {
-    let port = listener
-        .local_addr()
-        .context("reading the metrics address")?
-        .port();
-    let server = HttpServer::new(move || {
-        App::new()
-            .app_data(state.clone())
-            .service(web::resource("/metrics").route(web::get().to(metrics::metrics)))
-            .default_service(web::to(|| async {
-                Err::<actix_web::HttpResponse, _>(ApiError::NotFound)
-            }))
-    })
-    .workers(1)
-    .disable_signals()
-    .listen(listener)
-    .context("starting the metrics server")?
-    .run();
-    tracing::info!(port, "metrics listening");
-    Ok((port, server))
 }
 
 /// Everything the handlers share: the store, the keys (generated on first start when none
@@ -334,10 +223,10 @@ fn policy(settings: &Settings, refresh_chain: RefreshChainKey) -> Policy {
                 window: throttle_window(settings),
                 ..ThrottlePolicy::default()
             }),
-        register_limit: settings
-            .login
-            .register_rate_per_address
-            .map(AddressRateLimiter::new),
+        register_limit: AddressRateLimiter::new(
+            settings.login.register_rate_per_address,
+            settings.login.register_rate_total,
+        ),
     }
 }
 
@@ -363,7 +252,7 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
     Ok(store)
 }
 
-fn routes(cfg: &mut web::ServiceConfig) {
+pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
     let bearer = HttpAuthentication::with_fn(validate_bearer);
     cfg.service(
         web::scope("/auth")
@@ -374,9 +263,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
             .service(
                 web::resource("/password/forgot").route(web::post().to(email::forgot_password)),
             )
-            .service(
-                web::resource("/password/reset").route(web::post().to(email::reset_password)),
-            )
+            .service(web::resource("/password/reset").route(web::post().to(email::reset_password)))
             .service(
                 web::resource("/logout")
                     .wrap(bearer.clone())

@@ -98,7 +98,10 @@ impl RemoteVerifyError {
 /// A token whose `kid` is not in the cache triggers a refetch as well, so a new signing key
 /// is picked up when its first token arrives; at most one such fetch per
 /// [refetch interval](Self::with_refetch_interval), so tokens with made-up `kid`s cannot
-/// make it hammer authd. A failed fetch keeps the keys it had. A token that no key could
+/// make it hammer authd. A token that finds this interval's fetch taken (even one still in
+/// progress) is refused at once rather than held; made-up `kid`s can take it, so a new key
+/// is reliably accepted only once it has been published for longer than max-age (authd
+/// publishes a key before it signs with it). A failed fetch keeps the keys it had. A token that no key could
 /// make valid (malformed, wrong `typ`, bad signature by a known key...) never triggers a
 /// fetch. Only RS256, ES256 and EdDSA keys with a `kid` and an `alg` are taken from the
 /// JWKS, never a symmetric (`oct`) one.
@@ -136,6 +139,25 @@ struct Remote {
     source: JwksSource,
     refetch_interval: Duration,
     max_stale: Duration,
+    /// When a token with an unknown `kid` last claimed a fetch. Kept apart from the fetch
+    /// lock so that a token refused for want of it is refused at once, not after waiting
+    /// out a fetch in progress.
+    unknown_kid_fetch: std::sync::Mutex<Option<Instant>>,
+}
+
+impl Remote {
+    /// Claims the unknown-`kid` fetch of this refetch interval; `false` if it is taken.
+    fn claim_unknown_kid_fetch(&self) -> bool {
+        let mut last = self
+            .unknown_kid_fetch
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if last.is_some_and(|at| at.elapsed() < self.refetch_interval) {
+            return false;
+        }
+        *last = Some(Instant::now());
+        true
+    }
 }
 
 impl RemoteVerifier {
@@ -174,6 +196,7 @@ impl RemoteVerifier {
                 source: JwksSource { url, client },
                 refetch_interval: Self::DEFAULT_REFETCH_INTERVAL,
                 max_stale: Self::DEFAULT_MAX_STALE,
+                unknown_kid_fetch: std::sync::Mutex::new(None),
             }),
         })
     }
@@ -286,25 +309,29 @@ impl RemoteVerifier {
     }
 
     /// A token whose `kid` is not in `seen`: refetched, unless another verification did
-    /// while this one waited, or the last such fetch is within the refetch interval.
+    /// while this one waited, or the last such fetch is within the refetch interval. The
+    /// interval's fetch is claimed before waiting for the fetch lock, so a token that cannot
+    /// have it is refused at once instead of queueing behind a slow fetch (made-up `kid`s
+    /// would otherwise hold requests for up to twice `FETCH_TIMEOUT`). Before the first key
+    /// set arrives every token waits for it, since nothing else can answer them.
     async fn verify_unknown_kid(
         &self,
         jwks: &Remote,
         seen: &Arc<CachedKeys>,
         token: &str,
     ) -> Result<Claims, RemoteVerifyError> {
+        let claimed = jwks.claim_unknown_kid_fetch();
+        if !claimed && seen.fetched() {
+            return Err(VerifyError::UnknownKey.into());
+        }
         let mut log = self.keys.fetches.lock().await;
         let current = self.keys.current();
         if !Arc::ptr_eq(&current, seen) {
             return Ok(current.keys.verify(token)?);
         }
-        if log
-            .unknown_kid_fetch
-            .is_some_and(|at| at.elapsed() < jwks.refetch_interval)
-        {
+        if !claimed {
             return Err(VerifyError::UnknownKey.into());
         }
-        log.unknown_kid_fetch = Some(Instant::now());
         let fetched = self
             .keys
             .fetch(&jwks.source, &mut log)
@@ -392,5 +419,55 @@ mod tests {
             verifier.verify("not.a.token").await,
             Err(RemoteVerifyError::Invalid(VerifyError::Malformed))
         ));
+    }
+
+    #[tokio::test]
+    async fn an_unknown_kid_past_its_budget_is_refused_without_waiting_for_a_fetch() {
+        // A JWKS server that answers its first request, then takes connections and never
+        // answers again.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/jwks.json", listener.local_addr().unwrap());
+        let jwks = r#"{"keys":[{"kty":"OKP","crv":"Ed25519","alg":"EdDSA","kid":"k1","x":"Gb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE"}]}"#;
+        let server = std::thread::spawn(move || {
+            use std::io::{Read, Write};
+            let (mut first, _) = listener.accept().unwrap();
+            let _ = first.read(&mut [0; 4096]);
+            let head = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncache-control: max-age=600\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                jwks.len()
+            );
+            first.write_all(head.as_bytes()).unwrap();
+            first.write_all(jwks.as_bytes()).unwrap();
+            listener
+        });
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(3))
+            .build()
+            .unwrap();
+        let verifier = Arc::new(
+            RemoteVerifier::new(&url, VerifierConfig::new("authd", "api"))
+                .unwrap()
+                .with_http_client(client),
+        );
+        assert_eq!(verifier.refresh().await.unwrap(), 1);
+        let _silent = server.join().unwrap();
+        let token = "eyJhbGciOiJFZERTQSIsInR5cCI6ImF0K2p3dCIsImtpZCI6Im5vcGUifQ.e30.c2ln";
+        // The first unknown `kid` fetches (and waits on the silent server); the second
+        // finds the interval's fetch taken.
+        let fetching = tokio::spawn({
+            let verifier = Arc::clone(&verifier);
+            async move { verifier.verify(token).await }
+        });
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let started = Instant::now();
+        let refused = tokio::time::timeout(Duration::from_secs(1), verifier.verify(token))
+            .await
+            .expect("refused at once, not after the fetch in progress");
+        assert!(matches!(
+            refused,
+            Err(RemoteVerifyError::Invalid(VerifyError::UnknownKey))
+        ));
+        assert!(started.elapsed() < Duration::from_millis(500));
+        fetching.abort();
     }
 }

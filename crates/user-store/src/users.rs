@@ -32,7 +32,6 @@ fn roles_as_array<S: serde::Serializer>(
     roles.0.serialize(s)
 }
 
-
 /// A user with the stored password hash, for logins; not serialisable on purpose.
 #[derive(sqlx::FromRow)]
 pub struct UserCredentials {

@@ -59,7 +59,10 @@ pub fn parse_email(email: &str) -> Result<String, AccountError> {
 
 /// The mailbox of an address that [`parse_email`] accepted.
 pub(crate) fn mailbox(email: &str) -> Option<Mailbox> {
-    email.parse::<lettre::Address>().ok().map(|a| Mailbox::new(None, a))
+    email
+        .parse::<lettre::Address>()
+        .ok()
+        .map(|a| Mailbox::new(None, a))
 }
 
 impl Accounts {
@@ -92,9 +95,10 @@ pub(crate) async fn send_first_verification(
     };
     store.issue_email_token(&issue, &token).await?;
     if let Some(to) = mailbox(address) {
-        let message = service
-            .links
-            .verification(to, &user.username, token.secret(), service.token_ttl);
+        let message =
+            service
+                .links
+                .verification(to, &user.username, token.secret(), service.token_ttl);
         service.mailer.enqueue(message);
     }
     Ok(())
@@ -159,7 +163,11 @@ async fn decide_change(accounts: &Accounts, change: EmailChange) -> Result<(), A
             .verification(to, username, token.secret(), service.token_ttl);
         service.mailer.enqueue(message);
     }
-    if let Some(to) = previous.filter(|p| *p != email).as_deref().and_then(mailbox) {
+    if let Some(to) = previous
+        .filter(|p| *p != email)
+        .as_deref()
+        .and_then(mailbox)
+    {
         service
             .mailer
             .enqueue(Links::change_notice(to, username, &email));
@@ -191,7 +199,9 @@ pub(crate) fn plausible_token(token: &SecretString) -> Result<&str, AccountError
         && token
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    plausible.then_some(token).ok_or(AccountError::InvalidEmailToken)
+    plausible
+        .then_some(token)
+        .ok_or(AccountError::InvalidEmailToken)
 }
 
 #[cfg(test)]
@@ -205,10 +215,23 @@ mod tests {
         }
         let long = format!("{}@example.com", "a".repeat(250));
         for bad in [
-            "", "plain", "@example.com", "a@localhost", "a@@b.co", "a@b@c.co", "a b@c.co",
-            "a@b.co ", "a\u{7}@b.co", "a@.co", "a@b.", &long,
+            "",
+            "plain",
+            "@example.com",
+            "a@localhost",
+            "a@@b.co",
+            "a@b@c.co",
+            "a b@c.co",
+            "a@b.co ",
+            "a\u{7}@b.co",
+            "a@.co",
+            "a@b.",
+            &long,
         ] {
-            assert!(matches!(parse_email(bad), Err(AccountError::InvalidEmail)), "{bad:?}");
+            assert!(
+                matches!(parse_email(bad), Err(AccountError::InvalidEmail)),
+                "{bad:?}"
+            );
         }
     }
 }

@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 use user_store::{
-    Admission, OneTimeToken, ThrottleKey, ThrottlePolicy, Timestamp, TokenIssue, TokenPurpose,
-    Store, Username, email_key,
+    Admission, OneTimeToken, Store, ThrottleKey, ThrottlePolicy, Timestamp, TokenIssue,
+    TokenPurpose, Username, email_key,
 };
 use uuid::Uuid;
 
@@ -94,8 +94,8 @@ impl ResetJob {
     async fn run(self) -> Result<(), AccountError> {
         let store = &self.store;
         let Some(target) = store.find_recovery_target(&self.key, self.by_email).await? else {
-        return Ok(());
-    };
+            return Ok(());
+        };
         let Some(address) = target.email.as_deref() else {
             return Ok(());
         };
@@ -109,7 +109,9 @@ impl ResetJob {
         };
         store.issue_email_token(&issue, &token).await?;
         if let Some(to) = mailbox(address) {
-            let message = self.links.reset(to, &target.username, token.secret(), self.ttl);
+            let message = self
+                .links
+                .reset(to, &target.username, token.secret(), self.ttl);
             self.mailer.enqueue(message);
         }
         tracing::info!(user_id = %target.user_id, "password reset requested");
@@ -132,7 +134,10 @@ pub async fn reset_password(
         .reset_token_holder(token)
         .await?
         .ok_or(AccountError::InvalidEmailToken)?;
-    let hash = users.hasher.hash_new(new_password, &holder.username).await?;
+    let hash = users
+        .hasher
+        .hash_new(new_password, &holder.username)
+        .await?;
     let (user_id, revoked) = accounts
         .sessions
         .reset_password(token, &hash)

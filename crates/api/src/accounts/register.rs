@@ -1,4 +1,5 @@
-//! Who may sign up: `SIGNUP_ENABLED`, then `REGISTER_RATE_PER_ADDRESS`, then the rules
+//! Who may sign up: `SIGNUP_ENABLED`, then `REGISTER_RATE_PER_ADDRESS` and
+//! `REGISTER_RATE_TOTAL`, then the rules
 //! every new user meets ([`crate::accounts::Users::create`]).
 
 use std::net::IpAddr;
@@ -45,8 +46,10 @@ pub async fn register(
     Ok(user)
 }
 
-/// `REGISTER_RATE_PER_ADDRESS`: every attempt counts, whatever its outcome, since each
-/// costs a strength estimate and usually an argon2 hash. The CLI is not limited.
+/// `REGISTER_RATE_PER_ADDRESS` (per address, and per /56 and /48 for IPv6) and
+/// `REGISTER_RATE_TOTAL`: every attempt counts, whatever its outcome, since each costs a
+/// strength estimate and usually an argon2 hash. The CLI is not limited, nor is a request
+/// with no peer address (none arrives over TCP without one).
 fn admit(accounts: &Accounts, client: Option<IpAddr>) -> Result<(), AccountError> {
     let (Some(limit), Some(address)) = (&accounts.policy.register_limit, client) else {
         return Ok(());

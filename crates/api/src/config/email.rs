@@ -92,7 +92,8 @@ fn link(public_url: &PublicUrl, path: &str) -> Result<Url, String> {
 
 /// An absolute http(s) URL with no fragment (the token goes in its query).
 fn parse_link(value: &str) -> Result<Url, Problem> {
-    let url = Url::parse(value).map_err(|e| Problem::Value(format!("not an absolute URL ({e})")))?;
+    let url =
+        Url::parse(value).map_err(|e| Problem::Value(format!("not an absolute URL ({e})")))?;
     if !matches!(url.scheme(), "http" | "https") || url.fragment().is_some() {
         return Err(Problem::Value(
             "must be an http:// or https:// URL without a fragment".to_owned(),

@@ -46,13 +46,29 @@ const LOGIN_IP_FREE_FAILURES: Key<u32> = Key::count(
 const REGISTER_RATE_PER_ADDRESS: Key<Option<Rate>> = Key::parsed(
     "REGISTER_RATE_PER_ADDRESS",
     Value("10/1h"),
-    |v| match v {
-        "off" | "0" => Ok(None),
-        v => v.parse().map(Some).map_err(Problem::Value),
-    },
-    |rate| rate.map_or_else(|| "off".to_owned(), |r| r.to_string()),
+    parse_rate_or_off,
+    show_rate_or_off,
     "registrations per client address and process, as COUNT/PERIOD (off: no limit)",
 );
+
+const REGISTER_RATE_TOTAL: Key<Option<Rate>> = Key::parsed(
+    "REGISTER_RATE_TOTAL",
+    Value("1000/10m"),
+    parse_rate_or_off,
+    show_rate_or_off,
+    "registrations per process from all addresses together, as COUNT/PERIOD (off: no limit)",
+);
+
+fn parse_rate_or_off(value: &str) -> Result<Option<Rate>, Problem> {
+    match value {
+        "off" | "0" => Ok(None),
+        v => v.parse().map(Some).map_err(Problem::Value),
+    }
+}
+
+fn show_rate_or_off(rate: &Option<Rate>) -> String {
+    rate.map_or_else(|| "off".to_owned(), |r| r.to_string())
+}
 
 /// Sign-up and login throttling settings.
 #[derive(Debug, Clone)]
@@ -67,6 +83,9 @@ pub struct Login {
     pub ip_free_failures: Option<u32>,
     /// Registrations admitted per client address (in this process); `None`: no limit.
     pub register_rate_per_address: Option<Rate>,
+    /// Registrations admitted from all addresses together (in this process); `None`: no
+    /// limit.
+    pub register_rate_total: Option<Rate>,
 }
 
 impl Login {
@@ -77,6 +96,7 @@ impl Login {
             max_delay: env.value(&LOGIN_MAX_DELAY)?,
             ip_free_failures: Some(env.value(&LOGIN_IP_FREE_FAILURES)?).filter(|&n| n > 0),
             register_rate_per_address: env.value(&REGISTER_RATE_PER_ADDRESS)?,
+            register_rate_total: env.value(&REGISTER_RATE_TOTAL)?,
         })
     }
 }

@@ -234,13 +234,16 @@ mod tests {
     }
 
     /// Every duration and size, from its declaration (its bounds say whether `0` is in),
-    /// and `REGISTER_RATE_PER_ADDRESS`, a `COUNT/PERIOD` pair that `Rate`'s parser bounds
+    /// and `REGISTER_RATE_PER_ADDRESS` and `REGISTER_RATE_TOTAL`, `COUNT/PERIOD` pairs that `Rate`'s parser bounds
     /// (`0` turns it off).
     fn bounded_keys() -> Vec<(&'static str, bool)> {
         let keys = Settings::keys().unwrap();
         let declared = keys.iter().filter_map(|k| Some((k.name, k.zero_allowed?)));
         declared
-            .chain([("REGISTER_RATE_PER_ADDRESS", true)])
+            .chain([
+                ("REGISTER_RATE_PER_ADDRESS", true),
+                ("REGISTER_RATE_TOTAL", true),
+            ])
             .collect()
     }
 
@@ -313,8 +316,10 @@ mod tests {
             ("PASSWORD_HASH_ITERATIONS", "32", "33"),
             ("DATABASE_CONNECT_TIMEOUT", "10m", "601"),
         ] {
-            assert!(settings(&[(key, highest)]).is_ok(), "{key}={highest}");
-            let err = settings(&[(key, beyond)]).unwrap_err();
+            // One hashing thread, so the largest memory is within any machine's bound.
+            let one = ("PASSWORD_HASH_CONCURRENCY", "1");
+            assert!(settings(&[(key, highest), one]).is_ok(), "{key}={highest}");
+            let err = settings(&[(key, beyond), one]).unwrap_err();
             assert_eq!(err.key, key);
             assert!(err.message.contains("must be from"), "{err}");
         }

@@ -7,7 +7,7 @@ use super::reader::Env;
 use super::rules;
 use super::values::cores;
 
-const PASSWORD_HASH_CONCURRENCY: Key<usize> = Key::count(
+pub(super) const PASSWORD_HASH_CONCURRENCY: Key<usize> = Key::count(
     "PASSWORD_HASH_CONCURRENCY",
     Computed("the number of cores"),
     1..=1024,
@@ -25,7 +25,7 @@ pub(super) const PASSWORD_HASH_MEMORY: Key<u32> = Key::count(
     "PASSWORD_HASH_MEMORY",
     Value("19456"),
     8..=user_store::MAX_HASH_MEMORY_KIB,
-    "argon2id memory cost of new hashes, KiB (OWASP's minimum)",
+    "argon2id memory cost of new hashes, KiB (OWASP's minimum with 2 iterations)",
 );
 
 pub(super) const PASSWORD_HASH_ITERATIONS: Key<u32> = Key::count(
@@ -56,16 +56,17 @@ pub struct Passwords {
 
 impl Passwords {
     pub(super) fn read(env: &mut Env) -> Result<Self, ConfigError> {
+        let concurrency = env.computed(&PASSWORD_HASH_CONCURRENCY, cores())?;
+        let queue = env.value(&PASSWORD_HASH_QUEUE)?;
+        let memory_kib = env.value(&PASSWORD_HASH_MEMORY)?;
+        let params = rules::hash_params(memory_kib, env.value(&PASSWORD_HASH_ITERATIONS)?);
+        let params = env.rule(params, user_store::HashParams::default());
+        let total = rules::hash_memory(memory_kib, concurrency, rules::hash_memory_limit_kib());
+        env.rule(total, ());
         Ok(Self {
-            concurrency: env.computed(&PASSWORD_HASH_CONCURRENCY, cores())?,
-            queue: env.value(&PASSWORD_HASH_QUEUE)?,
-            params: {
-                let params = rules::hash_params(
-                    env.value(&PASSWORD_HASH_MEMORY)?,
-                    env.value(&PASSWORD_HASH_ITERATIONS)?,
-                );
-                env.rule(params, user_store::HashParams::default())
-            },
+            concurrency,
+            queue,
+            params,
             nice: env.value(&PASSWORD_HASH_NICE)?,
         })
     }

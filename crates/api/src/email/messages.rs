@@ -30,7 +30,13 @@ impl Links {
     }
 
     /// "Confirm your address", sent to the address to verify.
-    pub fn verification(&self, to: Mailbox, username: &str, token: &str, ttl: Duration) -> Outgoing {
+    pub fn verification(
+        &self,
+        to: Mailbox,
+        username: &str,
+        token: &str,
+        ttl: Duration,
+    ) -> Outgoing {
         let link = Self::with_token(&self.verify, token);
         Outgoing {
             kind: "verify",

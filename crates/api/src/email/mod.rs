@@ -100,9 +100,7 @@ impl Mailer {
     pub fn enqueue(&self, message: Outgoing) {
         if let Err(e) = self.queue.try_send(message) {
             let kind = match &e {
-                mpsc::error::TrySendError::Full(m) | mpsc::error::TrySendError::Closed(m) => {
-                    m.kind
-                }
+                mpsc::error::TrySendError::Full(m) | mpsc::error::TrySendError::Closed(m) => m.kind,
             };
             tracing::warn!(kind, "email dropped: the queue is full");
             self.metrics.email(kind, "dropped");

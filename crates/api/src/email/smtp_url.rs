@@ -59,7 +59,10 @@ impl FromStr for SmtpUrl {
     fn from_str(value: &str) -> Result<Self, Self::Err> {
         let url = Url::parse(value)
             .map_err(|e| format!("not a URL like smtps://user:pass@host:465 ({e})"))?;
-        let host = url.host_str().filter(|h| !h.is_empty()).ok_or("has no host")?;
+        let host = url
+            .host_str()
+            .filter(|h| !h.is_empty())
+            .ok_or("has no host")?;
         let tls_required = url
             .query_pairs()
             .any(|(k, v)| k == "tls" && v == "required");
@@ -68,9 +71,11 @@ impl FromStr for SmtpUrl {
             "smtp" if tls_required => SmtpSecurity::StartTls,
             "smtp" if is_loopback(host) => SmtpSecurity::Plain,
             "smtp" => {
-                return Err("a plain smtp:// URL is accepted only to a loopback host: use \
+                return Err(
+                    "a plain smtp:// URL is accepted only to a loopback host: use \
                             smtps:// (implicit TLS) or smtp://...?tls=required (STARTTLS)"
-                    .to_owned());
+                        .to_owned(),
+                );
             }
             _ => return Err("must start with smtps:// or smtp://".to_owned()),
         };
@@ -102,9 +107,15 @@ mod tests {
         let url: SmtpUrl = "smtps://u:hunter2@smtp.example.com:465".parse().unwrap();
         assert_eq!(url.security(), SmtpSecurity::ImplicitTls);
         assert!(!format!("{url:?} {}", url.masked()).contains("hunter2"));
-        let url: SmtpUrl = "smtp://u:p@smtp.example.com:587?tls=required".parse().unwrap();
+        let url: SmtpUrl = "smtp://u:p@smtp.example.com:587?tls=required"
+            .parse()
+            .unwrap();
         assert_eq!(url.security(), SmtpSecurity::StartTls);
-        for plain in ["smtp://127.0.0.1:2525", "smtp://localhost", "smtp://[::1]:25"] {
+        for plain in [
+            "smtp://127.0.0.1:2525",
+            "smtp://localhost",
+            "smtp://[::1]:25",
+        ] {
             let url: SmtpUrl = plain.parse().unwrap();
             assert_eq!(url.security(), SmtpSecurity::Plain, "{plain}");
         }

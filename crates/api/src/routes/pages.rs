@@ -11,9 +11,9 @@ use actix_web::http::header::{self, ContentType};
 use actix_web::{HttpRequest, HttpResponse, web};
 use secrecy::SecretString;
 
+use crate::accounts::AccountError;
 use crate::accounts::email::verify_email;
 use crate::accounts::recovery::reset_password;
-use crate::accounts::AccountError;
 use crate::error::ApiError;
 use crate::routes::Body;
 use crate::state::AppState;
@@ -65,7 +65,11 @@ pub async fn verify_submit(
     let form = Form::parse(&req, &body)?;
     let token = SecretString::from(form.get("token")?);
     Ok(match verify_email(&state.accounts, &token).await {
-        Ok(_) => page(StatusCode::OK, "Address confirmed", "<p>Your email address is confirmed.</p>"),
+        Ok(_) => page(
+            StatusCode::OK,
+            "Address confirmed",
+            "<p>Your email address is confirmed.</p>",
+        ),
         Err(e) => refusal(e)?,
     })
 }
@@ -79,14 +83,16 @@ pub async fn reset_submit(
     let form = Form::parse(&req, &body)?;
     let token = SecretString::from(form.get("token")?);
     let password = SecretString::from(form.get("new_password")?);
-    Ok(match reset_password(&state.accounts, &token, password).await {
-        Ok(_) => page(
-            StatusCode::OK,
-            "Password changed",
-            "<p>Your password is changed, and every device is signed out.</p>",
-        ),
-        Err(e) => refusal(e)?,
-    })
+    Ok(
+        match reset_password(&state.accounts, &token, password).await {
+            Ok(_) => page(
+                StatusCode::OK,
+                "Password changed",
+                "<p>Your password is changed, and every device is signed out.</p>",
+            ),
+            Err(e) => refusal(e)?,
+        },
+    )
 }
 
 /// A refusal the person at the page can act on, as a page; anything else (503, 500)
@@ -126,7 +132,9 @@ impl Form {
             .collect();
         for (i, (name, _)) in fields.iter().enumerate() {
             if fields[..i].iter().any(|(n, _)| n == name) {
-                return Err(ApiError::InvalidRequest(format!("the field {name:?} is repeated")));
+                return Err(ApiError::InvalidRequest(format!(
+                    "the field {name:?} is repeated"
+                )));
             }
         }
         Ok(Self(fields))

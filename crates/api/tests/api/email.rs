@@ -87,7 +87,12 @@ impl SmtpSink {
             .filter(|p| p.extension().is_some_and(|e| e == "eml"))
             .collect();
         files.sort_by_key(|p| {
-            p.file_stem().unwrap().to_str().unwrap().parse::<u32>().unwrap()
+            p.file_stem()
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .parse::<u32>()
+                .unwrap()
         });
         files
     }
@@ -175,7 +180,9 @@ async fn put_email(app: &TestApp, access: &str, email: &str, password: &str) -> 
 #[case::postgres(Db::Postgres)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn registering_with_an_email_sends_a_link_that_verifies_it_once(#[case] db: Db) {
-    let Some((app, sink)) = email_app(db, &[]).await else { return };
+    let Some((app, sink)) = email_app(db, &[]).await else {
+        return;
+    };
     let response = register_with_email(&app, "alice", "Alice@Example.com").await;
     assert_eq!(response.status(), StatusCode::CREATED);
     let user: Value = response.json().await.unwrap();
@@ -197,10 +204,16 @@ async fn registering_with_an_email_sends_a_link_that_verifies_it_once(#[case] db
         .unwrap();
     assert_eq!(page.status(), StatusCode::OK);
     assert_eq!(page.headers()["referrer-policy"], "no-referrer");
-    let csp = page.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    let csp = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert!(csp.contains("default-src 'none'"), "{csp}");
     let html = page.text().await.unwrap();
-    assert!(html.contains("method=\"post\"") && !html.contains("<script"), "{html}");
+    assert!(
+        html.contains("method=\"post\"") && !html.contains("<script"),
+        "{html}"
+    );
 
     let verify = json!({"token": token});
     let response = app.http.post_json("/auth/email/verify", &verify).await;
@@ -218,7 +231,9 @@ async fn registering_with_an_email_sends_a_link_that_verifies_it_once(#[case] db
 #[case::postgres(Db::Postgres)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reset_sets_the_password_revokes_every_session_and_spends_the_token(#[case] db: Db) {
-    let Some((app, sink)) = email_app(db, &[]).await else { return };
+    let Some((app, sink)) = email_app(db, &[]).await else {
+        return;
+    };
     verified_user(&app, &sink, "bob", "bob@example.com", 1).await;
     let old = app.tokens("bob").await;
 
@@ -235,8 +250,16 @@ async fn a_reset_sets_the_password_revokes_every_session_and_spends_the_token(#[
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
 
     assert_unauthorized(app.http.me(&old.access).await, true).await;
-    assert_error(app.http.refresh(&old.refresh).await, StatusCode::UNAUTHORIZED, "invalid_grant").await;
-    assert_eq!(app.http.login("bob", NEW_PASSWORD).await.status(), StatusCode::OK);
+    assert_error(
+        app.http.refresh(&old.refresh).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_grant",
+    )
+    .await;
+    assert_eq!(
+        app.http.login("bob", NEW_PASSWORD).await.status(),
+        StatusCode::OK
+    );
     let again = reset(&app, &token, "yet another fine passphrase 42").await;
     assert_error(again, StatusCode::BAD_REQUEST, "invalid_grant").await;
 }
@@ -246,7 +269,9 @@ async fn a_reset_sets_the_password_revokes_every_session_and_spends_the_token(#[
 #[case::postgres(Db::Postgres)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_reset_page_takes_a_form_post_and_only_the_post_spends_the_token(#[case] db: Db) {
-    let Some((app, sink)) = email_app(db, &[]).await else { return };
+    let Some((app, sink)) = email_app(db, &[]).await else {
+        return;
+    };
     verified_user(&app, &sink, "carol", "carol@example.com", 1).await;
     forgot(&app, &json!({"username": "Carol"})).await;
     let token = token_in(&sink.message(2).await);
@@ -267,7 +292,10 @@ async fn the_reset_page_takes_a_form_post_and_only_the_post_spends_the_token(#[c
             .client
             .post(app.http.url("/reset-password"))
             .header("content-type", "application/x-www-form-urlencoded")
-            .body(format!("token={token}&new_password={}", password.replace(' ', "+")))
+            .body(format!(
+                "token={token}&new_password={}",
+                password.replace(' ', "+")
+            ))
             .send()
     };
     let done = post(NEW_PASSWORD).await.unwrap();
@@ -275,20 +303,26 @@ async fn the_reset_page_takes_a_form_post_and_only_the_post_spends_the_token(#[c
     assert!(done.text().await.unwrap().contains("Password changed"));
     let again = post("yet another fine passphrase 42").await.unwrap();
     assert_eq!(again.status(), StatusCode::BAD_REQUEST);
-    assert_eq!(app.http.login("carol", NEW_PASSWORD).await.status(), StatusCode::OK);
+    assert_eq!(
+        app.http.login("carol", NEW_PASSWORD).await.status(),
+        StatusCode::OK
+    );
 }
 
 #[rstest]
 #[case::sqlite(Db::Sqlite)]
 #[case::postgres(Db::Postgres)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn forgot_answers_alike_for_every_account_and_mails_only_verified_addresses(
-    #[case] db: Db,
-) {
+async fn forgot_answers_alike_for_every_account_and_mails_only_verified_addresses(#[case] db: Db) {
     // Throttles out of the way for the timing rounds (their own test is below); each
     // round comes from its own client address.
-    let settings = [("LOGIN_FREE_FAILURES", "100000"), ("TRUSTED_PROXIES", "127.0.0.1")];
-    let Some((app, sink)) = email_app(db, &settings).await else { return };
+    let settings = [
+        ("LOGIN_FREE_FAILURES", "100000"),
+        ("TRUSTED_PROXIES", "127.0.0.1"),
+    ];
+    let Some((app, sink)) = email_app(db, &settings).await else {
+        return;
+    };
     verified_user(&app, &sink, "dave", "dave@example.com", 1).await;
     let response = register_with_email(&app, "erin", "erin@example.com").await;
     assert_eq!(response.status(), StatusCode::CREATED);
@@ -318,7 +352,10 @@ async fn forgot_answers_alike_for_every_account_and_mails_only_verified_addresse
     let rounds = 40;
     let (mut known, mut unknown) = (Duration::ZERO, Duration::ZERO);
     for i in 0..rounds {
-        for (target, total) in [("dave@example.com", &mut known), ("ghost@example.com", &mut unknown)] {
+        for (target, total) in [
+            ("dave@example.com", &mut known),
+            ("ghost@example.com", &mut unknown),
+        ] {
             let started = Instant::now();
             let response = app
                 .http
@@ -347,7 +384,9 @@ async fn forgot_answers_alike_for_every_account_and_mails_only_verified_addresse
 #[case::postgres(Db::Postgres)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forgot_is_throttled_per_target_and_per_client_address(#[case] db: Db) {
-    let Some((app, _sink)) = email_app(db, &[]).await else { return };
+    let Some((app, _sink)) = email_app(db, &[]).await else {
+        return;
+    };
     let target = json!({"email": "target@example.com"});
     let mut statuses = Vec::new();
     for _ in 0..7 {
@@ -377,7 +416,9 @@ async fn forgot_is_throttled_per_target_and_per_client_address(#[case] db: Db) {
 #[case::postgres(Db::Postgres)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_resets_with_one_token_at_once_succeed_exactly_once(#[case] db: Db) {
-    let Some((app, sink)) = email_app(db, &[]).await else { return };
+    let Some((app, sink)) = email_app(db, &[]).await else {
+        return;
+    };
     verified_user(&app, &sink, "frank", "frank@example.com", 1).await;
     forgot(&app, &json!({"email": "frank@example.com"})).await;
     let token = token_in(&sink.message(2).await);
@@ -395,7 +436,9 @@ async fn two_resets_with_one_token_at_once_succeed_exactly_once(#[case] db: Db) 
 #[case::postgres(Db::Postgres)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expired_tokens_and_tokens_from_before_a_password_change_are_refused(#[case] db: Db) {
-    let Some((app, sink)) = email_app(db, &[]).await else { return };
+    let Some((app, sink)) = email_app(db, &[]).await else {
+        return;
+    };
     verified_user(&app, &sink, "grace", "grace@example.com", 1).await;
     forgot(&app, &json!({"email": "grace@example.com"})).await;
     let first = token_in(&sink.message(2).await);
@@ -403,7 +446,10 @@ async fn expired_tokens_and_tokens_from_before_a_password_change_are_refused(#[c
     let second = token_in(&sink.message(3).await);
     // The password changes: both tokens die.
     let tokens = app.tokens("grace").await;
-    let changed = app.http.change_password(&tokens.access, PASSWORD, NEW_PASSWORD).await;
+    let changed = app
+        .http
+        .change_password(&tokens.access, PASSWORD, NEW_PASSWORD)
+        .await;
     assert_eq!(changed.status(), StatusCode::NO_CONTENT);
     for token in [&first, &second] {
         let response = reset(&app, token, "yet another fine passphrase 42").await;
@@ -415,7 +461,12 @@ async fn expired_tokens_and_tokens_from_before_a_password_change_are_refused(#[c
     expire_all_tokens(&app).await;
     let response = reset(&app, &third, "yet another fine passphrase 42").await;
     assert_error(response, StatusCode::BAD_REQUEST, "invalid_grant").await;
-    let unknown = reset(&app, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", NEW_PASSWORD).await;
+    let unknown = reset(
+        &app,
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        NEW_PASSWORD,
+    )
+    .await;
     assert_error(unknown, StatusCode::BAD_REQUEST, "invalid_grant").await;
 }
 
@@ -438,7 +489,9 @@ async fn expire_all_tokens(app: &TestApp) {
 #[case::postgres(Db::Postgres)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn changing_the_email_checks_the_password_against_the_login_throttle(#[case] db: Db) {
-    let Some((app, sink)) = email_app(db, &[]).await else { return };
+    let Some((app, sink)) = email_app(db, &[]).await else {
+        return;
+    };
     verified_user(&app, &sink, "heidi", "heidi@example.com", 1).await;
     let tokens = app.tokens("heidi").await;
 
@@ -446,13 +499,25 @@ async fn changing_the_email_checks_the_password_against_the_login_throttle(#[cas
     assert_eq!(response.status(), StatusCode::ACCEPTED);
     let (a, b) = (sink.message(2).await, sink.message(3).await);
     let (verification, notice) = if a.contains("token=") { (a, b) } else { (b, a) };
-    assert!(verification.contains("X-Rcpt-To: new@example.com"), "{verification}");
+    assert!(
+        verification.contains("X-Rcpt-To: new@example.com"),
+        "{verification}"
+    );
     assert!(notice.contains("X-Rcpt-To: heidi@example.com"), "{notice}");
     // The verified address stays in force until the new one is verified.
     let me: Value = app.http.me(&tokens.access).await.json().await.unwrap();
-    assert_eq!((me["email"].as_str(), me["email_verified"].as_bool()), (Some("heidi@example.com"), Some(true)));
+    assert_eq!(
+        (me["email"].as_str(), me["email_verified"].as_bool()),
+        (Some("heidi@example.com"), Some(true))
+    );
     let verify = json!({"token": token_in(&verification)});
-    assert_eq!(app.http.post_json("/auth/email/verify", &verify).await.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.http
+            .post_json("/auth/email/verify", &verify)
+            .await
+            .status(),
+        StatusCode::NO_CONTENT
+    );
     let me: Value = app.http.me(&tokens.access).await.json().await.unwrap();
     assert_eq!(me["email"], "new@example.com");
 
@@ -477,14 +542,22 @@ async fn without_smtp_url_the_email_endpoints_answer_email_disabled(#[case] db: 
     let response = register_with_email(&app, "ivan", "ivan@example.com").await;
     assert_eq!(response.status(), StatusCode::CREATED);
     let user: Value = response.json().await.unwrap();
-    assert_eq!((user["email"].as_str(), user["email_verified"].as_bool()), (Some("ivan@example.com"), Some(false)));
+    assert_eq!(
+        (user["email"].as_str(), user["email_verified"].as_bool()),
+        (Some("ivan@example.com"), Some(false))
+    );
     let tokens = app.tokens("ivan").await;
     let token = json!({"token": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"});
     for response in [
         put_email(&app, &tokens.access, "ivan2@example.com", PASSWORD).await,
         app.http.post_json("/auth/email/verify", &token).await,
         forgot(&app, &json!({"email": "ivan@example.com"})).await,
-        reset(&app, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", NEW_PASSWORD).await,
+        reset(
+            &app,
+            "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+            NEW_PASSWORD,
+        )
+        .await,
     ] {
         assert_error(response, StatusCode::FORBIDDEN, "email_disabled").await;
     }
@@ -498,9 +571,16 @@ async fn malformed_addresses_are_invalid_email(#[case] db: Db) {
     let Some(db) = db.ready() else { return };
     let app = spawn_app(db).await;
     let long = format!("{}@example.com", "a".repeat(250));
-    for (i, bad) in ["plain", "@example.com", "a@localhost", "a b@example.com", "a@b@example.com", &long]
-        .into_iter()
-        .enumerate()
+    for (i, bad) in [
+        "plain",
+        "@example.com",
+        "a@localhost",
+        "a b@example.com",
+        "a@b@example.com",
+        &long,
+    ]
+    .into_iter()
+    .enumerate()
     {
         let response = register_with_email(&app, &format!("user{i}"), bad).await;
         assert_error(response, StatusCode::BAD_REQUEST, "invalid_email").await;

@@ -1,6 +1,10 @@
 //! authd's integration tests: the real server on a random port, spoken to over HTTP,
 //! each test on a fresh SQLite database and (with `TEST_DATABASE_URL`) a fresh PostgreSQL one.
 
+// A scenario reads best as one test from start to end; the length rule is for the
+// service's own code.
+#![allow(clippy::too_many_lines)]
+
 mod helpers;
 mod process;
 
@@ -27,6 +31,7 @@ mod register;
 mod remote_key_cache;
 mod remote_verifier;
 mod replicas;
+mod review_fixes;
 mod rotation;
 mod shutdown;
 mod slow_clients;

@@ -36,8 +36,6 @@ pub(super) struct CachedKeys {
 
 #[derive(Default)]
 pub(super) struct FetchLog {
-    /// When a token with an unknown `kid` last triggered a fetch.
-    pub(super) unknown_kid_fetch: Option<Instant>,
     /// When the last fetch failed; `None` once one succeeds.
     failed_at: Option<Instant>,
 }
@@ -150,6 +148,11 @@ impl KeyCache {
 }
 
 impl CachedKeys {
+    /// Whether these keys came from a fetch (not the empty set held before the first).
+    pub(super) fn fetched(&self) -> bool {
+        self.fetched_at.is_some()
+    }
+
     pub(super) fn freshness(&self, max_stale: Duration) -> Freshness {
         match self.fetched_at {
             Some(at) => Freshness::of(at.elapsed(), self.max_age, max_stale),

@@ -8,7 +8,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{RefOr, Required};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{admin, auth, email, health, jwks, login, me};
+use crate::routes::{admin, auth, email, health, jwks, login, me, pages};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -29,6 +29,10 @@ use crate::routes::{admin, auth, email, health, jwks, login, me};
         email::verify_email,
         email::forgot_password,
         email::reset_password,
+        pages::verify_page,
+        pages::verify_submit,
+        pages::reset_page,
+        pages::reset_submit,
         admin::list_users,
         admin::update_user,
         admin::revoke_sessions,
@@ -42,6 +46,7 @@ use crate::routes::{admin, auth, email, health, jwks, login, me};
         (name = "auth", description = "Register, log in, refresh, log out"),
         (name = "api", description = "The caller's own session and account (bearer token)"),
         (name = "admin", description = "Users and sessions (bearer token with the admin role)"),
+        (name = "pages", description = "The HTML pages the links in messages open"),
         (name = "operations", description = "Health, readiness, keys and this document"),
     )
 )]

@@ -14,7 +14,7 @@ use secrecy::SecretString;
 use crate::accounts::AccountError;
 use crate::accounts::email::verify_email;
 use crate::accounts::recovery::reset_password;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::routes::Body;
 use crate::state::AppState;
 
@@ -27,6 +27,9 @@ pub struct TokenQuery {
 }
 
 /// `GET /verify-email?token=...`: a button that confirms the address.
+#[utoipa::path(get, path = "/verify-email", tag = "pages",
+    params(("token" = Option<String>, Query, description = "The token from the message")),
+    responses((status = 200, description = "An HTML form that posts the token back", content_type = "text/html", body = String)))]
 pub async fn verify_page(query: web::Query<TokenQuery>) -> HttpResponse {
     let token = escape(query.token.as_deref().unwrap_or_default());
     page(
@@ -41,6 +44,9 @@ pub async fn verify_page(query: web::Query<TokenQuery>) -> HttpResponse {
 }
 
 /// `GET /reset-password?token=...`: a new-password form.
+#[utoipa::path(get, path = "/reset-password", tag = "pages",
+    params(("token" = Option<String>, Query, description = "The token from the message")),
+    responses((status = 200, description = "An HTML new-password form", content_type = "text/html", body = String)))]
 pub async fn reset_page(query: web::Query<TokenQuery>) -> HttpResponse {
     let token = escape(query.token.as_deref().unwrap_or_default());
     page(
@@ -56,7 +62,17 @@ pub async fn reset_page(query: web::Query<TokenQuery>) -> HttpResponse {
     )
 }
 
-/// `POST /verify-email` (form-encoded `token`).
+/// `POST /verify-email` (form-encoded `token`): verifies, answering an HTML page.
+#[utoipa::path(post, path = "/verify-email", tag = "pages",
+    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "`token=...`"),
+    responses(
+        (status = 200, description = "Verified (HTML)", content_type = "text/html", body = String),
+        (status = 400, description = "An invalid, used or expired token (HTML), or `invalid_request`", content_type = "text/html", body = String),
+        (status = 408, description = "`request_timeout`", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`: not form-encoded", body = ErrorBody),
+        (status = 503, description = "`unavailable`", body = ErrorBody),
+    ))]
 pub async fn verify_submit(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -74,7 +90,18 @@ pub async fn verify_submit(
     })
 }
 
-/// `POST /reset-password` (form-encoded `token` and `new_password`).
+/// `POST /reset-password` (form-encoded `token` and `new_password`): resets, answering an
+/// HTML page.
+#[utoipa::path(post, path = "/reset-password", tag = "pages",
+    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "`token=...&new_password=...`"),
+    responses(
+        (status = 200, description = "Reset; every session revoked (HTML)", content_type = "text/html", body = String),
+        (status = 400, description = "An invalid, used or expired token, or a weak password (HTML), or `invalid_request`", content_type = "text/html", body = String),
+        (status = 408, description = "`request_timeout`", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`: not form-encoded", body = ErrorBody),
+        (status = 503, description = "`unavailable`", body = ErrorBody),
+    ))]
 pub async fn reset_submit(
     state: web::Data<AppState>,
     req: HttpRequest,

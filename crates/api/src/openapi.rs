@@ -8,7 +8,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{RefOr, Required};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{admin, auth, events, health, jwks, login, me};
+use crate::routes::{admin, auth, email, events, health, jwks, login, me, pages};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -25,6 +25,14 @@ use crate::routes::{admin, auth, events, health, jwks, login, me};
         me::session,
         me::me,
         me::change_password,
+        email::change_email,
+        email::verify_email,
+        email::forgot_password,
+        email::reset_password,
+        pages::verify_page,
+        pages::verify_submit,
+        pages::reset_page,
+        pages::reset_submit,
         admin::list_users,
         admin::update_user,
         admin::revoke_sessions,
@@ -39,6 +47,7 @@ use crate::routes::{admin, auth, events, health, jwks, login, me};
         (name = "auth", description = "Register, log in, refresh, log out"),
         (name = "api", description = "The caller's own session and account (bearer token)"),
         (name = "admin", description = "Users, sessions and security events (bearer token with the admin role)"),
+        (name = "pages", description = "The HTML pages the links in messages open"),
         (name = "operations", description = "Health, readiness, keys and this document"),
     )
 )]

@@ -15,6 +15,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::error::DbResultExt;
+use crate::events::{self, EventType, NewEvent, Origin};
 use crate::sessions::{REVOKE_USER_SESSIONS, RevocationReason};
 use crate::{Store, StoreError, Timestamp};
 
@@ -132,15 +133,18 @@ impl LiveToken {
 }
 
 impl Store {
-    /// Stores a token (registration's verification, a reset request).
+    /// Stores a token (registration's verification, a reset request), with the event that
+    /// records it when there is one (`password_reset_requested`), in one transaction.
     #[tracing::instrument(skip_all, fields(user_id = %issue.user_id))]
     pub async fn issue_email_token(
         &self,
         issue: &TokenIssue<'_>,
         token: &OneTimeToken,
+        event: Option<&NewEvent<'_>>,
     ) -> Result<(), StoreError> {
         let now = Timestamp::now();
-        self.sql(INSERT_TOKEN)
+        let mut tx = self.begin_write().await?;
+        tx.sql(INSERT_TOKEN)
             .bind(token.hash.as_slice())
             .bind(issue.user_id)
             .bind(issue.purpose.as_str())
@@ -150,8 +154,11 @@ impl Store {
             .bind(now.plus(issue.ttl))
             .execute()
             .await
-            .db("insert email token")
-            .map(|_| ())
+            .db("insert email token")?;
+        if let Some(event) = event {
+            events::insert(&mut tx, event).await?;
+        }
+        tx.commit().await.db("commit email token")
     }
 
     /// Makes `issue.email` the user's pending address and stores its verification token,
@@ -205,7 +212,11 @@ impl Store {
     /// (nothing written) for an unknown, spent, expired or stale token, and when another
     /// account has verified this address meanwhile (the `users_email_key` index decides).
     #[tracing::instrument(skip_all)]
-    pub async fn verify_email(&self, presented: &str) -> Result<Option<Uuid>, StoreError> {
+    pub async fn verify_email(
+        &self,
+        presented: &str,
+        origin: &Origin,
+    ) -> Result<Option<Uuid>, StoreError> {
         const VERIFY: &str = "UPDATE users SET email = pending_email, email_key = $1, \
              pending_email = NULL, updated_at = $2 WHERE id = $3";
         let hash = token_hash(presented);
@@ -230,6 +241,8 @@ impl Store {
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => return Ok(None),
             Err(e) => return Err(StoreError::from_sqlx(e, "verify email")),
         }
+        let event = NewEvent::new(EventType::EmailVerified, Some(token.user_id), origin);
+        events::insert(&mut tx, &event).await?;
         tx.commit().await.db("commit email verification")?;
         Ok(Some(token.user_id))
     }
@@ -293,6 +306,7 @@ impl Store {
         &self,
         presented: &str,
         new_hash: &str,
+        origin: &Origin,
     ) -> Result<Option<(Uuid, Vec<Uuid>)>, StoreError> {
         let hash = token_hash(presented);
         let now = Timestamp::now();
@@ -304,6 +318,9 @@ impl Store {
             return Ok(None);
         }
         let revoked = set_hash_and_revoke(&mut tx, token.user_id, new_hash, now).await?;
+        let event = NewEvent::new(EventType::PasswordReset, Some(token.user_id), origin)
+            .with("sessions_revoked", revoked.len());
+        events::insert(&mut tx, &event).await?;
         tx.commit().await.db("commit password reset")?;
         Ok(Some((token.user_id, revoked)))
     }
@@ -315,10 +332,14 @@ impl Store {
         &self,
         user_id: Uuid,
         new_hash: &str,
+        origin: &Origin,
     ) -> Result<Vec<Uuid>, StoreError> {
         let now = Timestamp::now();
         let mut tx = self.begin_write().await?;
         let revoked = set_hash_and_revoke(&mut tx, user_id, new_hash, now).await?;
+        let event = NewEvent::new(EventType::PasswordChanged, Some(user_id), origin)
+            .with("sessions_revoked", revoked.len());
+        events::insert(&mut tx, &event).await?;
         tx.commit().await.db("commit password set")?;
         Ok(revoked)
     }

@@ -10,7 +10,7 @@ use std::time::Duration;
 use lettre::message::Mailbox;
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::Semaphore;
-use user_store::{OneTimeToken, ThrottlePolicy, TokenIssue, TokenPurpose, User, Username};
+use user_store::{OneTimeToken, Origin, ThrottlePolicy, TokenIssue, TokenPurpose, User, Username};
 use uuid::Uuid;
 
 use crate::accounts::attempts::Attempt;
@@ -93,7 +93,7 @@ pub(crate) async fn send_first_verification(
         password_hash: &credentials.password_hash,
         ttl: service.token_ttl,
     };
-    store.issue_email_token(&issue, &token).await?;
+    store.issue_email_token(&issue, &token, None).await?;
     if let Some(to) = mailbox(address) {
         let message =
             service
@@ -178,13 +178,17 @@ async fn decide_change(accounts: &Accounts, change: EmailChange) -> Result<(), A
 
 /// `POST /auth/email/verify` (and the page's form): the address the token was sent to
 /// becomes the verified one, if it is still pending. Returns the user.
-pub async fn verify_email(accounts: &Accounts, token: &SecretString) -> Result<Uuid, AccountError> {
+pub async fn verify_email(
+    accounts: &Accounts,
+    token: &SecretString,
+    origin: &Origin,
+) -> Result<Uuid, AccountError> {
     accounts.email_service()?;
     let token = plausible_token(token)?;
     let user_id = accounts
         .users
         .store
-        .verify_email(token)
+        .verify_email(token, origin)
         .await?
         .ok_or(AccountError::InvalidEmailToken)?;
     tracing::info!(%user_id, "email verified");

@@ -6,13 +6,12 @@
 //! the request path only the throttle is counted (the same statements for every target);
 //! the lookup, the token and the message are prepared by a background task.
 
-use std::net::IpAddr;
 use std::time::Duration;
 
 use secrecy::SecretString;
 use user_store::{
-    Admission, OneTimeToken, Store, ThrottleKey, ThrottlePolicy, Timestamp, TokenIssue,
-    TokenPurpose, Username, email_key,
+    Admission, EventType, NewEvent, OneTimeToken, Origin, Store, ThrottleKey, ThrottlePolicy,
+    Timestamp, TokenIssue, TokenPurpose, Username, email_key,
 };
 use uuid::Uuid;
 
@@ -31,7 +30,7 @@ pub enum ResetTarget {
 pub async fn forgot_password(
     accounts: &Accounts,
     target: ResetTarget,
-    client: Option<IpAddr>,
+    origin: Origin,
 ) -> Result<(), AccountError> {
     let service = accounts.email_service()?;
     // The target's key; `None` for a name no account can have.
@@ -43,7 +42,7 @@ pub async fn forgot_password(
         ),
     };
     let store = &accounts.users.store;
-    let address = client.map(ThrottleKey::RecoveryAddress);
+    let address = origin.ip.map(ThrottleKey::RecoveryAddress);
     let target_key = key.as_deref().map(ThrottleKey::RecoveryTarget);
     for (key, policy) in address
         .map(|k| (k, &service.address_throttle))
@@ -63,6 +62,7 @@ pub async fn forgot_password(
         ttl: service.reset_ttl,
         key,
         by_email,
+        origin,
     };
     match service.preparing.clone().try_acquire_owned() {
         Ok(slot) => {
@@ -86,6 +86,8 @@ struct ResetJob {
     ttl: Duration,
     key: String,
     by_email: bool,
+    /// Who asked, for the `password_reset_requested` event.
+    origin: Origin,
 }
 
 impl ResetJob {
@@ -107,7 +109,15 @@ impl ResetJob {
             password_hash: &target.password_hash,
             ttl: self.ttl,
         };
-        store.issue_email_token(&issue, &token).await?;
+        let event = NewEvent::new(
+            EventType::PasswordResetRequested,
+            Some(target.user_id),
+            &self.origin,
+        )
+        .with("by_email", self.by_email);
+        store
+            .issue_email_token(&issue, &token, Some(&event))
+            .await?;
         if let Some(to) = mailbox(address) {
             let message = self
                 .links
@@ -125,6 +135,7 @@ pub async fn reset_password(
     accounts: &Accounts,
     token: &SecretString,
     new_password: SecretString,
+    origin: &Origin,
 ) -> Result<usize, AccountError> {
     accounts.email_service()?;
     let token = plausible_token(token)?;
@@ -140,7 +151,7 @@ pub async fn reset_password(
         .await?;
     let (user_id, revoked) = accounts
         .sessions
-        .reset_password(token, &hash)
+        .reset_password(token, &hash, origin)
         .await?
         .ok_or(AccountError::InvalidEmailToken)?;
     tracing::info!(%user_id, sessions = revoked, "password reset; sessions revoked");
@@ -159,7 +170,9 @@ pub async fn set_password(
         .await?
         .ok_or(AccountError::UserNotFound)?;
     let hash = users.hasher.hash_new(password, &user.username).await?;
-    let revoked = sessions.set_password(user.id, &hash).await?;
+    let revoked = sessions
+        .set_password(user.id, &hash, &Origin::operator())
+        .await?;
     tracing::info!(user_id = %user.id, sessions = revoked, "password set by an operator");
     Ok((user.id, revoked))
 }

@@ -113,14 +113,20 @@ impl Sessions {
         &self,
         token: &str,
         new_hash: &str,
+        origin: &Origin,
     ) -> Result<Option<(Uuid, usize)>, AccountError> {
-        let reset = self.store.reset_password(token, new_hash).await?;
+        let reset = self.store.reset_password(token, new_hash, origin).await?;
         Ok(reset.map(|(user_id, revoked)| (user_id, self.remember(revoked).len())))
     }
 
     /// An operator's new password: sets it and revokes every session; how many.
-    pub async fn set_password(&self, user_id: Uuid, new_hash: &str) -> Result<usize, AccountError> {
-        let revoked = self.store.set_password(user_id, new_hash).await?;
+    pub async fn set_password(
+        &self,
+        user_id: Uuid,
+        new_hash: &str,
+        origin: &Origin,
+    ) -> Result<usize, AccountError> {
+        let revoked = self.store.set_password(user_id, new_hash, origin).await?;
         Ok(self.remember(revoked).len())
     }
 

@@ -13,8 +13,9 @@ use utoipa::ToSchema;
 use crate::accounts::email::{self, EmailChange};
 use crate::accounts::recovery::{self, ResetTarget};
 use crate::error::{ApiError, ErrorBody};
-use crate::routes::JsonBody;
+use crate::routes::{JsonBody, origin};
 use crate::state::AppState;
+use user_store::Actor;
 
 #[derive(Deserialize, ToSchema)]
 pub struct EmailChangeRequest {
@@ -79,9 +80,11 @@ pub struct TokenRequest {
 #[tracing::instrument(skip_all)]
 pub async fn verify_email(
     state: web::Data<AppState>,
+    req: HttpRequest,
     JsonBody(body): JsonBody<TokenRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    email::verify_email(&state.accounts, &body.token).await?;
+    let origin = origin(&state, &req, Actor::Client);
+    email::verify_email(&state.accounts, &body.token, &origin).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -122,8 +125,8 @@ pub async fn forgot_password(
             ));
         }
     };
-    let client = state.trusted_proxies.client_address(&req);
-    recovery::forgot_password(&state.accounts, target, client).await?;
+    let origin = origin(&state, &req, Actor::Client);
+    recovery::forgot_password(&state.accounts, target, origin).await?;
     Ok(HttpResponse::Accepted().json(serde_json::json!({})))
 }
 
@@ -150,8 +153,10 @@ pub struct ResetRequest {
 #[tracing::instrument(skip_all)]
 pub async fn reset_password(
     state: web::Data<AppState>,
+    req: HttpRequest,
     JsonBody(body): JsonBody<ResetRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    recovery::reset_password(&state.accounts, &body.token, body.new_password).await?;
+    let origin = origin(&state, &req, Actor::Client);
+    recovery::reset_password(&state.accounts, &body.token, body.new_password, &origin).await?;
     Ok(HttpResponse::NoContent().finish())
 }

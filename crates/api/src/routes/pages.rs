@@ -15,8 +15,9 @@ use crate::accounts::AccountError;
 use crate::accounts::email::verify_email;
 use crate::accounts::recovery::reset_password;
 use crate::error::{ApiError, ErrorBody};
-use crate::routes::Body;
+use crate::routes::{Body, origin};
 use crate::state::AppState;
+use user_store::Actor;
 
 /// Nothing but the page's own form: no script, style, frame or other origin.
 const CSP: &str = "default-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
@@ -80,7 +81,8 @@ pub async fn verify_submit(
 ) -> Result<HttpResponse, ApiError> {
     let form = Form::parse(&req, &body)?;
     let token = SecretString::from(form.get("token")?);
-    Ok(match verify_email(&state.accounts, &token).await {
+    let origin = origin(&state, &req, Actor::Client);
+    Ok(match verify_email(&state.accounts, &token, &origin).await {
         Ok(_) => page(
             StatusCode::OK,
             "Address confirmed",
@@ -109,9 +111,10 @@ pub async fn reset_submit(
 ) -> Result<HttpResponse, ApiError> {
     let form = Form::parse(&req, &body)?;
     let token = SecretString::from(form.get("token")?);
+    let origin = origin(&state, &req, Actor::Client);
     let password = SecretString::from(form.get("new_password")?);
     Ok(
-        match reset_password(&state.accounts, &token, password).await {
+        match reset_password(&state.accounts, &token, password, &origin).await {
             Ok(_) => page(
                 StatusCode::OK,
                 "Password changed",

@@ -586,3 +586,48 @@ async fn malformed_addresses_are_invalid_email(#[case] db: Db) {
         assert_error(response, StatusCode::BAD_REQUEST, "invalid_email").await;
     }
 }
+
+#[rstest]
+#[case::sqlite(Db::Sqlite)]
+#[case::postgres(Db::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verification_reset_requests_and_resets_record_their_events(#[case] db: Db) {
+    let Some((app, sink)) = email_app(db, &[]).await else {
+        return;
+    };
+    let admin = app.admin("root").await;
+    verified_user(&app, &sink, "erin", "erin@example.com", 1).await;
+    let erin = app.tokens("erin").await;
+    let claims: Value = app.http.session(&erin.access).await.json().await.unwrap();
+    let erin_id = claims["sub"].as_str().unwrap().to_owned();
+
+    let verified = app.events_of(&admin, "email_verified").await;
+    assert_eq!(verified.len(), 1, "{verified:?}");
+    assert_eq!(verified[0]["user_id"], erin_id.as_str());
+
+    let response = forgot(&app, &json!({"username": "erin"})).await;
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let token = token_in(&sink.message(2).await);
+    // The request is prepared off the request path; its message is out, so its event is
+    // written (in the transaction that stored the token).
+    let requested = app.events_of(&admin, "password_reset_requested").await;
+    assert_eq!(requested.len(), 1, "{requested:?}");
+    assert_eq!(requested[0]["user_id"], erin_id.as_str());
+    assert_eq!(requested[0]["detail"]["by_email"], false);
+    // An unknown account records nothing.
+    let response = forgot(&app, &json!({"email": "nobody@example.com"})).await;
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+
+    assert_eq!(
+        reset(&app, &token, NEW_PASSWORD).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    let reset_events = app.events_of(&admin, "password_reset").await;
+    assert_eq!(reset_events.len(), 1, "{reset_events:?}");
+    assert_eq!(reset_events[0]["user_id"], erin_id.as_str());
+    assert_eq!(reset_events[0]["detail"]["sessions_revoked"], 1);
+    let requested = app.events_of(&admin, "password_reset_requested").await;
+    assert_eq!(requested.len(), 1, "{requested:?}");
+    let all = serde_json::to_string(&app.events(&admin, "").await).unwrap();
+    assert!(!all.contains(&token), "a reset token in an event: {all}");
+}

@@ -8,7 +8,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{RefOr, Required};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{admin, auth, events, health, jwks, login, me, mfa};
+use crate::routes::{admin, auth, email, events, health, jwks, login, me, mfa, pages};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -29,6 +29,14 @@ use crate::routes::{admin, auth, events, health, jwks, login, me, mfa};
         mfa::enrol,
         mfa::confirm,
         mfa::disable,
+        email::change_email,
+        email::verify_email,
+        email::forgot_password,
+        email::reset_password,
+        pages::verify_page,
+        pages::verify_submit,
+        pages::reset_page,
+        pages::reset_submit,
         admin::list_users,
         admin::update_user,
         admin::revoke_sessions,
@@ -44,6 +52,7 @@ use crate::routes::{admin, auth, events, health, jwks, login, me, mfa};
         (name = "auth", description = "Register, log in, refresh, log out"),
         (name = "api", description = "The caller's own session and account (bearer token)"),
         (name = "admin", description = "Users, sessions and security events (bearer token with the admin role)"),
+        (name = "pages", description = "The HTML pages the links in messages open"),
         (name = "operations", description = "Health, readiness, keys and this document"),
     )
 )]

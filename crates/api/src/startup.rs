@@ -26,7 +26,7 @@ use crate::metrics::Metrics;
 use crate::openapi::{self, OpenApiJson};
 use crate::purge::{purge_policy, spawn_purge};
 use crate::rate_limit::AddressRateLimiter;
-use crate::routes::{admin, auth, events, health, jwks, login, me, mfa};
+use crate::routes::{admin, auth, email, events, health, jwks, login, me, mfa, pages};
 use crate::server::{AppParts, http_server, metrics_server};
 use crate::signing::{ensure_data_dir, hs256_secret, load_key_set};
 use crate::state::AppState;
@@ -169,12 +169,15 @@ pub async fn build_state(settings: &Settings) -> anyhow::Result<AppState> {
         .await
         .context("reading the refresh-token chain key from the database")?;
     let metrics = Metrics::new().context("setting up metrics")?;
+    let policy = policy(settings, refresh_chain);
+    let email = crate::email::service(settings, &policy, &metrics)?;
     let accounts = Accounts {
         users: Users::new(store.clone(), password_hasher(settings)),
         sessions: Sessions::new(store, RevokedSessions::new(), settings.token_retention()),
         keys: Arc::new(KeyRing::new(keys, settings)),
-        policy: policy(settings, refresh_chain),
+        policy,
         metrics: metrics.clone(),
+        email,
     };
     Ok(AppState {
         accounts,
@@ -258,6 +261,11 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
             .service(web::resource("/login").route(web::post().to(login::login)))
             .service(web::resource("/login/mfa").route(web::post().to(mfa::login_mfa)))
             .service(web::resource("/refresh").route(web::post().to(auth::refresh)))
+            .service(web::resource("/email/verify").route(web::post().to(email::verify_email)))
+            .service(
+                web::resource("/password/forgot").route(web::post().to(email::forgot_password)),
+            )
+            .service(web::resource("/password/reset").route(web::post().to(email::reset_password)))
             .service(
                 web::resource("/logout")
                     .wrap(bearer.clone())
@@ -270,6 +278,7 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
             .service(web::resource("/session").route(web::get().to(me::session)))
             .service(web::resource("/me").route(web::get().to(me::me)))
             .service(web::resource("/me/password").route(web::put().to(me::change_password)))
+            .service(web::resource("/me/email").route(web::put().to(email::change_email)))
             .service(web::resource("/me/mfa/totp").route(web::post().to(mfa::enrol)))
             .service(web::resource("/me/mfa/totp/confirm").route(web::post().to(mfa::confirm)))
             .service(web::resource("/me/mfa/totp/disable").route(web::post().to(mfa::disable)))
@@ -290,11 +299,24 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
                     ),
             ),
     )
+    .service(
+        web::resource("/verify-email")
+            .route(web::get().to(pages::verify_page))
+            .route(web::post().to(pages::verify_submit)),
+    )
+    .service(
+        web::resource("/reset-password")
+            .route(web::get().to(pages::reset_page))
+            .route(web::post().to(pages::reset_submit)),
+    )
     .service(web::resource("/.well-known/jwks.json").route(web::get().to(jwks::jwks)))
     .service(web::resource("/healthz").route(web::get().to(health::healthz)))
     .service(web::resource("/readyz").route(web::get().to(health::readyz)))
     .service(web::resource("/openapi.json").route(web::get().to(openapi::openapi_json)))
-    .default_service(web::to(|| async {
-        Err::<actix_web::HttpResponse, _>(ApiError::NotFound)
-    }));
+    .default_service(web::to(no_route));
+}
+
+/// Any path no route matches: the contract's 404 body.
+async fn no_route() -> Result<actix_web::HttpResponse, ApiError> {
+    Err(ApiError::NotFound)
 }

@@ -7,6 +7,7 @@
 //! that `.env.example` and the README list every key.
 
 mod database;
+mod email;
 mod http;
 mod key;
 #[cfg(test)]
@@ -24,6 +25,7 @@ mod values;
 use std::time::Duration;
 
 pub use database::Database;
+pub use email::Email;
 pub use http::Http;
 pub use key::Fallback;
 pub use login::Login;
@@ -63,6 +65,7 @@ pub struct Settings {
     pub mfa: Mfa,
     pub passwords: Passwords,
     pub observability: Observability,
+    pub email: Email,
 }
 
 impl Settings {
@@ -84,15 +87,24 @@ impl Settings {
     ) -> Result<(Self, Vec<Entry>), ConfigError> {
         let mut env = reader::Env::new(&lookup);
         let http = Http::read(&mut env)?;
+        let database = Database::read(&mut env)?;
+        let signing = Signing::read(&mut env)?;
+        let tokens = Tokens::read(&mut env)?;
+        let login = Login::read(&mut env)?;
+        let passwords = Passwords::read(&mut env)?;
+        let observability = Observability::read(&mut env)?;
+        let email = Email::read(&mut env, &http.public_url)?;
+        let mfa = Mfa::read(&mut env, &http.public_url)?;
         let settings = Self {
-            database: Database::read(&mut env)?,
-            signing: Signing::read(&mut env)?,
-            tokens: Tokens::read(&mut env)?,
-            login: Login::read(&mut env)?,
-            mfa: Mfa::read(&mut env, &http.public_url)?,
             http,
-            passwords: Passwords::read(&mut env)?,
-            observability: Observability::read(&mut env)?,
+            database,
+            signing,
+            tokens,
+            login,
+            passwords,
+            observability,
+            email,
+            mfa,
         };
         Ok((settings, env.finish()?))
     }

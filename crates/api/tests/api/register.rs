@@ -23,9 +23,18 @@ async fn registering_returns_201_and_the_user_object_without_a_hash(#[case] db: 
         .keys()
         .map(String::as_str)
         .collect();
-    assert_eq!(keys.len(), 6, "{user}");
+    assert_eq!(keys.len(), 8, "{user}");
     assert_eq!(user["mfa"], serde_json::json!([]), "no second factor yet");
-    for key in ["id", "username", "roles", "disabled", "created_at", "mfa"] {
+    for key in [
+        "id",
+        "username",
+        "roles",
+        "disabled",
+        "created_at",
+        "email",
+        "email_verified",
+        "mfa",
+    ] {
         assert!(user.get(key).is_some(), "{key} missing from {user}");
     }
     assert_eq!(user["username"], "Alice", "trimmed, case kept");

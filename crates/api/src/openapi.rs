@@ -8,7 +8,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{RefOr, Required};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{admin, auth, health, jwks, login, me};
+use crate::routes::{admin, auth, clients, health, jwks, login, me, oauth};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -28,6 +28,13 @@ use crate::routes::{admin, auth, health, jwks, login, me};
         admin::list_users,
         admin::update_user,
         admin::revoke_sessions,
+        clients::create,
+        clients::list,
+        clients::delete,
+        oauth::token::token,
+        oauth::introspect::introspect,
+        oauth::revoke::revoke,
+        oauth::metadata::metadata,
         jwks::jwks,
         health::healthz,
         health::readyz,
@@ -37,7 +44,8 @@ use crate::routes::{admin, auth, health, jwks, login, me};
     tags(
         (name = "auth", description = "Register, log in, refresh, log out"),
         (name = "api", description = "The caller's own session and account (bearer token)"),
-        (name = "admin", description = "Users and sessions (bearer token with the admin role)"),
+        (name = "admin", description = "Users, sessions and OAuth clients (bearer token with the admin role)"),
+        (name = "oauth", description = "OAuth 2.0: token (RFC 6749), introspection (RFC 7662), revocation (RFC 7009), metadata (RFC 8414); form bodies"),
         (name = "operations", description = "Health, readiness, keys and this document"),
     )
 )]

@@ -26,7 +26,8 @@ use crate::metrics::Metrics;
 use crate::openapi::{self, OpenApiJson};
 use crate::purge::{purge_policy, spawn_purge};
 use crate::rate_limit::AddressRateLimiter;
-use crate::routes::{admin, auth, health, jwks, login, me};
+use crate::routes::oauth::metadata::Metadata;
+use crate::routes::{admin, auth, clients, health, jwks, login, me, oauth};
 use crate::server::{AppParts, http_server, metrics_server};
 use crate::signing::{ensure_data_dir, hs256_secret, load_key_set};
 use crate::state::AppState;
@@ -182,6 +183,7 @@ pub async fn build_state(settings: &Settings) -> anyhow::Result<AppState> {
         trusted_proxies: settings.http.trusted_proxies.clone(),
         request_body_timeout: settings.http.body_timeout,
         metrics,
+        oauth_metadata: Metadata::new(&settings.http.public_url, &settings.tokens.issuer),
     })
 }
 
@@ -266,8 +268,13 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
         web::scope("/api")
             .wrap(bearer)
             .service(web::resource("/session").route(web::get().to(me::session)))
-            .service(web::resource("/me").route(web::get().to(me::me)))
-            .service(web::resource("/me/password").route(web::put().to(me::change_password)))
+            .service(
+                // A client's own token is not a user's (API.md, OAuth 2.0).
+                web::scope("/me")
+                    .wrap(from_fn(me::require_user))
+                    .service(web::resource("").route(web::get().to(me::me)))
+                    .service(web::resource("/password").route(web::put().to(me::change_password))),
+            )
             .service(
                 web::scope("/admin")
                     .wrap(from_fn(admin::require_admin))
@@ -278,8 +285,29 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
                     .service(
                         web::resource("/users/{id}/sessions")
                             .route(web::delete().to(admin::revoke_sessions)),
+                    )
+                    .service(
+                        web::resource("/clients")
+                            .route(web::get().to(clients::list))
+                            .route(web::post().to(clients::create)),
+                    )
+                    .service(
+                        web::resource("/clients/{client_id}")
+                            .route(web::delete().to(clients::delete)),
                     ),
             ),
+    )
+    .service(
+        web::scope("/oauth")
+            .service(web::resource("/token").route(web::post().to(oauth::token::token)))
+            .service(
+                web::resource("/introspect").route(web::post().to(oauth::introspect::introspect)),
+            )
+            .service(web::resource("/revoke").route(web::post().to(oauth::revoke::revoke))),
+    )
+    .service(
+        web::resource("/.well-known/oauth-authorization-server")
+            .route(web::get().to(oauth::metadata::metadata)),
     )
     .service(web::resource("/.well-known/jwks.json").route(web::get().to(jwks::jwks)))
     .service(web::resource("/healthz").route(web::get().to(health::healthz)))

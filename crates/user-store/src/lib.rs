@@ -1,11 +1,12 @@
 //! authd's users, sessions and refresh tokens on SQLite or PostgreSQL, password hashing,
-//! and the housekeeping that deletes what can no longer matter.
+//! registered OAuth clients, and the housekeeping that deletes what can no longer matter.
 //!
 //! [`Store`] is one type over both databases: the schema is the same on each (see
 //! `migrations/`), so every query is written once and run on whichever pool is configured.
 //! Anything that must be atomic (rotating a refresh token, revoking sessions) is one
 //! transaction or one conditional statement.
 
+mod clients;
 mod error;
 mod password;
 mod purge;
@@ -24,11 +25,12 @@ mod users;
 
 /// Argon2id cost parameters (memory in KiB, iterations, parallelism).
 pub use argon2::Params as HashParams;
+pub use clients::{Client, ClientCredentials, GenerationRevocation};
 pub use error::StoreError;
 pub use password::{HasherOptions, MAX_HASH_ITERATIONS, MAX_HASH_MEMORY_KIB, PasswordHasher};
 pub use purge::{ENDED_SESSION_MARGIN, PURGE_RULES, PurgePolicy, PurgeRule, Purged};
 pub use revocation_feed::spawn_revocation_feed;
-pub use sessions::{RevocationReason, Rotation, SessionOpening};
+pub use sessions::{RefreshTokenState, RevocationReason, Rotation, SessionOpening};
 pub use signing_keys::StoredKey;
 pub use store::{Store, StoreOptions};
 pub use strength::{PasswordError, check_password_strength};

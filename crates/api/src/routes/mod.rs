@@ -3,10 +3,12 @@
 
 pub mod admin;
 pub mod auth;
+pub mod clients;
 pub mod health;
 pub mod jwks;
 pub mod login;
 pub mod me;
+pub mod oauth;
 
 use std::future::Future;
 use std::pin::Pin;

@@ -297,18 +297,7 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
                     ),
             ),
     )
-    .service(
-        web::scope("/oauth")
-            .service(web::resource("/token").route(web::post().to(oauth::token::token)))
-            .service(
-                web::resource("/introspect").route(web::post().to(oauth::introspect::introspect)),
-            )
-            .service(web::resource("/revoke").route(web::post().to(oauth::revoke::revoke))),
-    )
-    .service(
-        web::resource("/.well-known/oauth-authorization-server")
-            .route(web::get().to(oauth::metadata::metadata)),
-    )
+    .configure(oauth::routes)
     .service(web::resource("/.well-known/jwks.json").route(web::get().to(jwks::jwks)))
     .service(web::resource("/healthz").route(web::get().to(health::healthz)))
     .service(web::resource("/readyz").route(web::get().to(health::readyz)))

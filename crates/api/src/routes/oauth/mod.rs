@@ -10,7 +10,7 @@ pub mod token;
 use std::collections::HashMap;
 
 use actix_web::http::header;
-use actix_web::{HttpMessage, HttpRequest};
+use actix_web::{HttpMessage, HttpRequest, web};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use user_store::Client;
@@ -18,6 +18,20 @@ use user_store::Client;
 use crate::accounts::{AccountError, Accounts, clients, oauth};
 use crate::error::ApiError;
 use crate::routes::admin::ADMIN_ROLE;
+
+/// `/oauth/*` and the metadata document.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/oauth")
+            .service(web::resource("/token").route(web::post().to(token::token)))
+            .service(web::resource("/introspect").route(web::post().to(introspect::introspect)))
+            .service(web::resource("/revoke").route(web::post().to(revoke::revoke))),
+    )
+    .service(
+        web::resource("/.well-known/oauth-authorization-server")
+            .route(web::get().to(metadata::metadata)),
+    );
+}
 
 /// A form body (`application/x-www-form-urlencoded`, RFC 6749 §3.2): anything else is 415;
 /// a parameter sent twice is 400 `invalid_request`, even when one of the two is empty

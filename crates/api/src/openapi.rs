@@ -8,7 +8,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{RefOr, Required};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{admin, auth, clients, health, jwks, login, me, oauth};
+use crate::routes::{admin, auth, clients, events, health, jwks, login, me, oauth};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -35,6 +35,7 @@ use crate::routes::{admin, auth, clients, health, jwks, login, me, oauth};
         oauth::introspect::introspect,
         oauth::revoke::revoke,
         oauth::metadata::metadata,
+        events::list_events,
         jwks::jwks,
         health::healthz,
         health::readyz,
@@ -44,7 +45,7 @@ use crate::routes::{admin, auth, clients, health, jwks, login, me, oauth};
     tags(
         (name = "auth", description = "Register, log in, refresh, log out"),
         (name = "api", description = "The caller's own session and account (bearer token)"),
-        (name = "admin", description = "Users, sessions and OAuth clients (bearer token with the admin role)"),
+        (name = "admin", description = "Users, sessions, security events and OAuth clients (bearer token with the admin role)"),
         (name = "oauth", description = "OAuth 2.0: token (RFC 6749), introspection (RFC 7662), revocation (RFC 7009), metadata (RFC 8414); form bodies"),
         (name = "operations", description = "Health, readiness, keys and this document"),
     )

@@ -14,12 +14,13 @@ const FIRST_RUN_AFTER: Duration = Duration::from_secs(1);
 
 /// What this server keeps: ended sessions as long as their access tokens could verify
 /// (the same retention as the revoked set), throttle rows as long as either throttle's
-/// window.
-pub fn purge_policy(accounts: &Accounts) -> PurgePolicy {
+/// window, security events for `event_retention` (`EVENT_RETENTION`).
+pub fn purge_policy(accounts: &Accounts, event_retention: Duration) -> PurgePolicy {
     PurgePolicy::new(
         accounts.sessions.retention(),
         accounts.policy.throttle_window(),
     )
+    .with_event_retention(event_retention)
 }
 
 /// Purges every `interval` until aborted (on shutdown, with the other background tasks).

@@ -27,7 +27,7 @@ use crate::openapi::{self, OpenApiJson};
 use crate::purge::{purge_policy, spawn_purge};
 use crate::rate_limit::AddressRateLimiter;
 use crate::routes::oauth::metadata::Metadata;
-use crate::routes::{admin, auth, clients, health, jwks, login, me, oauth};
+use crate::routes::{admin, auth, clients, events, health, jwks, login, me, oauth};
 use crate::server::{AppParts, http_server, metrics_server};
 use crate::signing::{ensure_data_dir, hs256_secret, load_key_set};
 use crate::state::AppState;
@@ -146,7 +146,7 @@ async fn spawn_background(
     }
     background.push(spawn_purge(
         store.clone(),
-        purge_policy(accounts),
+        purge_policy(accounts, settings.database.event_retention),
         state.metrics.clone(),
         settings.database.purge_interval,
     ));
@@ -279,6 +279,7 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
                 web::scope("/admin")
                     .wrap(from_fn(admin::require_admin))
                     .service(web::resource("/users").route(web::get().to(admin::list_users)))
+                    .service(web::resource("/events").route(web::get().to(events::list_events)))
                     .service(
                         web::resource("/users/{id}").route(web::patch().to(admin::update_user)),
                     )

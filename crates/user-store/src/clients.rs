@@ -10,6 +10,7 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 use crate::error::DbResultExt;
+use crate::events::{self, EventType, NewEvent, Origin};
 use crate::{Store, StoreError, Timestamp};
 
 /// A client as the admin API shows it: never its secret's hash.
@@ -54,13 +55,14 @@ const INSERT_GENERATION: &str =
 
 impl Store {
     /// Registers a client with the hash of its secret, and its first token generation,
-    /// in one transaction.
+    /// in one transaction with its `client_created` event.
     #[tracing::instrument(skip_all)]
     pub async fn create_client(
         &self,
         name: &str,
         roles: &[String],
         secret_hash: &[u8],
+        origin: &Origin,
     ) -> Result<Client, StoreError> {
         let client = Client {
             id: Uuid::now_v7(),
@@ -89,6 +91,11 @@ impl Store {
             .execute()
             .await
             .db("insert client")?;
+        let event = NewEvent::new(EventType::ClientCreated, None, origin)
+            .with("client_id", client.id)
+            .with("name", &client.name)
+            .with("roles", roles);
+        events::insert(&mut tx, &event).await?;
         tx.commit().await.db("commit client")?;
         Ok(client)
     }
@@ -112,10 +119,15 @@ impl Store {
             .db("find client")
     }
 
-    /// Deletes a client and revokes every live generation of it, in one transaction;
-    /// `None` when there is no such client, else the generations revoked.
+    /// Deletes a client and revokes every live generation of it, in one transaction with
+    /// its `client_deleted` event; `None` when there is no such client, else the
+    /// generations revoked.
     #[tracing::instrument(skip_all, fields(client_id = %id))]
-    pub async fn delete_client(&self, id: Uuid) -> Result<Option<Vec<Uuid>>, StoreError> {
+    pub async fn delete_client(
+        &self,
+        id: Uuid,
+        origin: &Origin,
+    ) -> Result<Option<Vec<Uuid>>, StoreError> {
         const REVOKE: &str = "UPDATE client_generations SET revoked_at = $1, revoked_reason = $2 \
                               WHERE client_id = $3 AND revoked_at IS NULL RETURNING id";
         let mut tx = self.begin_write().await?;
@@ -136,6 +148,8 @@ impl Store {
             .fetch_all_scalar::<Uuid>()
             .await
             .db("revoke deleted client's generations")?;
+        let event = NewEvent::new(EventType::ClientDeleted, None, origin).with("client_id", id);
+        events::insert(&mut tx, &event).await?;
         tx.commit().await.db("commit client deletion")?;
         Ok(Some(revoked))
     }

@@ -4,10 +4,12 @@
 //! [`Store`] is one type over both databases: the schema is the same on each (see
 //! `migrations/`), so every query is written once and run on whichever pool is configured.
 //! Anything that must be atomic (rotating a refresh token, revoking sessions) is one
-//! transaction or one conditional statement.
+//! transaction or one conditional statement, and the security event that records a change
+//! is written in that change's transaction ([`events`]).
 
 mod clients;
 mod error;
+pub mod events;
 mod password;
 mod purge;
 mod revocation_feed;
@@ -27,6 +29,9 @@ mod users;
 pub use argon2::Params as HashParams;
 pub use clients::{Client, ClientCredentials, GenerationRevocation};
 pub use error::StoreError;
+pub use events::{
+    Actor, Event, EventFilter, EventPage, EventType, MAX_USER_AGENT_CHARS, NewEvent, Origin,
+};
 pub use password::{HasherOptions, MAX_HASH_ITERATIONS, MAX_HASH_MEMORY_KIB, PasswordHasher};
 pub use purge::{ENDED_SESSION_MARGIN, PURGE_RULES, PurgePolicy, PurgeRule, Purged};
 pub use revocation_feed::spawn_revocation_feed;

@@ -3,7 +3,7 @@
 //!
 //! Each kind of row that goes is one [`PurgeRule`] in [`PURGE_RULES`]: one statement that
 //! deletes at most `batch_size` rows past the rule's cutoff, by primary key. A new table
-//! (email or MFA tokens, events) is one more rule. Deletes are idempotent, so replicas may
+//! (email or MFA tokens) is one more rule. Deletes are idempotent, so replicas may
 //! purge at the same time; each batch is its own short statement, so a purge never holds
 //! SQLite's write lock for long.
 //!
@@ -46,14 +46,19 @@ pub struct PurgePolicy {
     pub max_batches: u32,
     /// The wait between two batches, in which other writers get the database.
     pub pause: Duration,
+    /// How long security events are kept (`EVENT_RETENTION`).
+    pub event_retention: Duration,
 }
 
 impl PurgePolicy {
     pub const DEFAULT_BATCH_SIZE: u32 = 500;
     pub const DEFAULT_MAX_BATCHES: u32 = 200;
     pub const DEFAULT_PAUSE: Duration = Duration::from_millis(50);
+    /// The contract's default `EVENT_RETENTION`: 90 days.
+    pub const DEFAULT_EVENT_RETENTION: Duration = Duration::from_secs(90 * 86_400);
 
-    /// The default batches (500 rows, at most 200 per rule and run, 50 ms apart).
+    /// The default batches (500 rows, at most 200 per rule and run, 50 ms apart), events
+    /// kept for [`Self::DEFAULT_EVENT_RETENTION`].
     pub fn new(token_retention: Duration, throttle_window: Duration) -> Self {
         Self {
             token_retention,
@@ -61,6 +66,15 @@ impl PurgePolicy {
             batch_size: Self::DEFAULT_BATCH_SIZE,
             max_batches: Self::DEFAULT_MAX_BATCHES,
             pause: Self::DEFAULT_PAUSE,
+            event_retention: Self::DEFAULT_EVENT_RETENTION,
+        }
+    }
+
+    /// Keeps security events for `retention` (`EVENT_RETENTION`).
+    pub fn with_event_retention(self, retention: Duration) -> Self {
+        Self {
+            event_retention: retention,
+            ..self
         }
     }
 
@@ -169,6 +183,15 @@ pub static PURGE_RULES: &[PurgeRule] = &[
                  LIMIT $2) \
                 AND last_failure_at < $1 AND (blocked_until IS NULL OR blocked_until < $1)",
         cutoff: |policy, now| now.minus(policy.throttle_window),
+    },
+    // Append-only: nothing moves an event back out of reach, so the condition is not
+    // repeated outside the subquery.
+    PurgeRule {
+        table: "events",
+        what: "security events past EVENT_RETENTION",
+        batch: "DELETE FROM events WHERE id IN \
+                (SELECT id FROM events WHERE at < $1 LIMIT $2)",
+        cutoff: |policy, now| now.minus(policy.event_retention),
     },
 ];
 

@@ -1,11 +1,12 @@
 //! What operators do to users (`authd users …`, `/admin/users`): list them a page at a
 //! time, change roles, disable and enable (disabling, or removing a role, revokes every
-//! session in the same transaction).
+//! session in the same transaction), each change recorded as a security event in it.
 
 use sqlx::types::Json;
 use uuid::Uuid;
 
 use crate::error::DbResultExt;
+use crate::events::{self, EventType, NewEvent, Origin};
 use crate::sessions::{REVOKE_USER_SESSIONS, RevocationReason};
 use crate::{Store, StoreError, Timestamp, User};
 
@@ -55,24 +56,27 @@ impl Store {
     /// Applies `change` to the user `id` in one transaction; disabling, or removing any
     /// role, also revokes every live session of the user (a session must not keep a role
     /// or a login that has been taken away; an added role reaches tokens at the next
-    /// refresh). Returns the user as it now is and the sessions revoked, or `None` when
-    /// there is no such user.
+    /// refresh). What actually changed is recorded in the same transaction, from `origin`:
+    /// `user_disabled` or `user_enabled`, and `roles_changed` with the roles before and
+    /// after (setting a field to what it was records nothing). Returns the user as it now
+    /// is and the sessions revoked, or `None` when there is no such user.
     #[tracing::instrument(skip_all, fields(user_id = %id))]
     pub async fn update_user(
         &self,
         id: Uuid,
         change: &UserChange,
+        origin: &Origin,
     ) -> Result<Option<(User, Vec<Uuid>)>, StoreError> {
         let now = Timestamp::now();
         let mut tx = self.begin_write().await?;
-        // The roles before the change, with the row locked on PostgreSQL so that the
+        // The state before the change, with the row locked on PostgreSQL so that the
         // comparison below is with what this update replaces.
-        let Some(Json(before)) = tx
-            .sql_locking(ROLES, "FOR UPDATE")
+        let Some((Json(roles_before), disabled_before)) = tx
+            .sql_locking(BEFORE, "FOR UPDATE")
             .bind(id)
-            .fetch_optional_scalar::<Json<Vec<String>>>()
+            .fetch_optional::<(Json<Vec<String>>, bool)>()
             .await
-            .db("read user roles")?
+            .db("read user before a change")?
         else {
             return Ok(None);
         };
@@ -87,7 +91,7 @@ impl Store {
             .db("update user")?;
         let reason = if change.disabled == Some(true) {
             Some(RevocationReason::UserDisabled)
-        } else if before.iter().any(|role| !user.roles.0.contains(role)) {
+        } else if roles_before.iter().any(|role| !user.roles.0.contains(role)) {
             Some(RevocationReason::RolesRemoved)
         } else {
             None
@@ -104,12 +108,73 @@ impl Store {
                 .db("revoke sessions of a changed user")?,
             None => Vec::new(),
         };
+        let before = Before {
+            roles: roles_before,
+            disabled: disabled_before,
+        };
+        for event in before.events(&user, reason, revoked.len(), origin) {
+            events::insert(&mut tx, &event).await?;
+        }
         tx.commit().await.db("commit user change")?;
         Ok(Some((user, revoked)))
     }
 }
 
-const ROLES: &str = "SELECT roles FROM users WHERE id = $1";
+/// A user's roles and flag before a change.
+struct Before {
+    roles: Vec<String>,
+    disabled: bool,
+}
+
+impl Before {
+    /// The events of the change from `self` to `user`, which revoked `revoked` sessions
+    /// for `reason`: the count goes in the event that caused it (the disable, the roles'
+    /// change), or in a `sessions_revoked` of its own when neither changed.
+    fn events<'o>(
+        &self,
+        user: &User,
+        reason: Option<RevocationReason>,
+        revoked: usize,
+        origin: &'o Origin,
+    ) -> Vec<NewEvent<'o>> {
+        let mut recorded = Vec::new();
+        let mut revoked = Some(revoked).filter(|n| *n > 0 && reason.is_some());
+        if user.disabled != self.disabled {
+            let kind = if user.disabled {
+                EventType::UserDisabled
+            } else {
+                EventType::UserEnabled
+            };
+            let event = NewEvent::new(kind, Some(user.id), origin);
+            recorded.push(match kind {
+                EventType::UserDisabled => {
+                    event.with("sessions_revoked", revoked.take().unwrap_or(0))
+                }
+                _ => event,
+            });
+        }
+        let mut before = self.roles.clone();
+        let mut after = user.roles.0.clone();
+        before.sort();
+        after.sort();
+        if before != after {
+            let event = NewEvent::new(EventType::RolesChanged, Some(user.id), origin)
+                .with("before", &before)
+                .with("after", &after)
+                .with("sessions_revoked", revoked.take().unwrap_or(0));
+            recorded.push(event);
+        }
+        if let (Some(count), Some(reason)) = (revoked, reason) {
+            let event = NewEvent::new(EventType::SessionsRevoked, Some(user.id), origin)
+                .with("reason", reason.as_str())
+                .with("sessions_revoked", count);
+            recorded.push(event);
+        }
+        recorded
+    }
+}
+
+const BEFORE: &str = "SELECT roles, disabled FROM users WHERE id = $1";
 /// Each field set where `change` has one (`COALESCE` keeps the others).
 const UPDATE: &str = "UPDATE users SET \
                           disabled = COALESCE($1, disabled), \

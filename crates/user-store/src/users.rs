@@ -3,6 +3,7 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 use crate::error::DbResultExt;
+use crate::events::{self, EventType, NewEvent, Origin};
 use crate::sessions::{REVOKE_USER_SESSIONS, RevocationReason};
 use crate::{Store, StoreError, Timestamp, Username};
 
@@ -98,6 +99,17 @@ impl Store {
             .db("find user by name")
     }
 
+    /// The id of the user with this (normalised) name, if any: who a throttled login
+    /// was for, without reading the hash.
+    #[tracing::instrument(skip_all)]
+    pub async fn find_user_id(&self, username: &Username) -> Result<Option<Uuid>, StoreError> {
+        self.sql("SELECT id FROM users WHERE username_key = $1")
+            .bind(username.key())
+            .fetch_optional_scalar::<Uuid>()
+            .await
+            .db("find user id by name")
+    }
+
     /// The user's password hash, by id.
     #[tracing::instrument(skip_all, fields(user_id = %id))]
     pub async fn find_credentials_by_id(
@@ -147,14 +159,16 @@ impl Store {
 
     /// Replaces the password hash `verified_hash` (the one the caller checked the
     /// current password against) by `new_hash` and revokes every session of the user,
-    /// atomically. `None` when the hash is no longer `verified_hash` (changed meanwhile):
-    /// nothing was written. Otherwise the revoked session ids.
+    /// atomically, with the `password_changed` event from `origin`. `None` when the hash
+    /// is no longer `verified_hash` (changed meanwhile): nothing was written. Otherwise the
+    /// revoked session ids.
     #[tracing::instrument(skip_all, fields(user_id = %user_id))]
     pub async fn change_password(
         &self,
         user_id: Uuid,
         verified_hash: &str,
         new_hash: &str,
+        origin: &Origin,
     ) -> Result<Option<Vec<Uuid>>, StoreError> {
         let now = Timestamp::now();
         let mut tx = self.begin_write().await?;
@@ -179,6 +193,9 @@ impl Store {
             .fetch_all_scalar::<Uuid>()
             .await
             .db("revoke sessions on password change")?;
+        let event = NewEvent::new(EventType::PasswordChanged, Some(user_id), origin)
+            .with("sessions_revoked", revoked.len());
+        events::insert(&mut tx, &event).await?;
         tx.commit().await.db("commit password change")?;
         Ok(Some(revoked))
     }

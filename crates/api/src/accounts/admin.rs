@@ -1,8 +1,10 @@
 //! What an operator does to users, from the admin API or the CLI alike: list them, replace
 //! their roles, disable or enable them, revoke their sessions. Disabling, or taking a role
-//! away, revokes the user's sessions at once.
+//! away, revokes the user's sessions at once. Each change is recorded as a security event
+//! in its transaction, naming the admin (`Actor::Admin`) or the operator (`Actor::Operator`)
+//! through the caller's `Origin`.
 
-use user_store::{RevocationReason, Store, User, UserChange, UserPage};
+use user_store::{Origin, RevocationReason, Store, User, UserChange, UserPage};
 use uuid::Uuid;
 
 use crate::accounts::sessions::Revoke;
@@ -28,17 +30,18 @@ pub async fn list_users(
 }
 
 /// Applies `change` (roles as given, checked by [`check_roles`]; the disabled flag) to
-/// the user `id`.
+/// the user `id`, on behalf of `origin`.
 pub async fn update_user(
     sessions: &Sessions,
     id: Uuid,
     change: UserChange,
+    origin: &Origin,
 ) -> Result<Updated, AccountError> {
     if let Some(roles) = &change.roles {
         check_roles(roles)?;
     }
     let (user, revoked) = sessions
-        .update_user(id, &change)
+        .update_user(id, &change, origin)
         .await?
         .ok_or(AccountError::UserNotFound)?;
     tracing::info!(
@@ -53,11 +56,13 @@ pub async fn update_user(
     })
 }
 
-/// Revokes every session of the user `id`; returns how many were live.
+/// Revokes every session of the user `id` on behalf of `origin`; returns how many were
+/// live.
 pub async fn revoke_sessions(
     store: &Store,
     sessions: &Sessions,
     id: Uuid,
+    origin: &Origin,
 ) -> Result<usize, AccountError> {
     if store.find_user(id).await?.is_none() {
         return Err(AccountError::UserNotFound);
@@ -66,7 +71,9 @@ pub async fn revoke_sessions(
         user_id: id,
         except: None,
     };
-    let revoked = sessions.revoke(which, RevocationReason::Admin).await?;
+    let revoked = sessions
+        .revoke(which, RevocationReason::Admin, origin)
+        .await?;
     tracing::info!(user_id = %id, sessions = revoked.len(), "sessions revoked by an operator");
     Ok(revoked.len())
 }

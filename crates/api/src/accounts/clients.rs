@@ -1,9 +1,10 @@
 //! Registered OAuth clients (service accounts): what an admin does to them (create, list,
 //! delete), how a client authenticates (RFC 6749 §2.3.1), and the client credentials
-//! grant (§4.4).
+//! grant (§4.4). Creating and deleting a client record `client_created` and
+//! `client_deleted` with the change.
 
 use auth_core::{ClientSecretHash, IssuedAccessToken, TokenSubject};
-use user_store::{Client, Store};
+use user_store::{Client, Origin, Store};
 use uuid::Uuid;
 
 use crate::accounts::admin::check_roles;
@@ -27,7 +28,11 @@ pub struct CreatedClient {
 /// Registers a client: the name checked (1 to 64 characters, no control characters), the
 /// roles as for users (a set: sorted, each once), a fresh 256-bit secret stored as its
 /// SHA-256.
-pub async fn create(store: &Store, new: NewClient) -> Result<CreatedClient, AccountError> {
+pub async fn create(
+    store: &Store,
+    new: NewClient,
+    origin: &Origin,
+) -> Result<CreatedClient, AccountError> {
     let chars = new.name.chars().count();
     if chars == 0 || chars > MAX_NAME_CHARS || new.name.chars().any(char::is_control) {
         return Err(AccountError::InvalidClientName {
@@ -40,7 +45,9 @@ pub async fn create(store: &Store, new: NewClient) -> Result<CreatedClient, Acco
     check_roles(&roles)?;
     let (secret, hash) = ClientSecretHash::generate()
         .map_err(|e| AccountError::Internal(anyhow::anyhow!("no randomness: {e}")))?;
-    let client = store.create_client(&new.name, &roles, &hash.0).await?;
+    let client = store
+        .create_client(&new.name, &roles, &hash.0, origin)
+        .await?;
     tracing::info!(client_id = %client.id, "client registered");
     Ok(CreatedClient { client, secret })
 }
@@ -52,8 +59,12 @@ pub async fn list(store: &Store) -> Result<Vec<Client>, AccountError> {
 
 /// Deletes a client: every token it holds is refused within the revocation feed's 2 s
 /// everywhere (at once on this replica).
-pub async fn delete(sessions: &Sessions, client_id: Uuid) -> Result<(), AccountError> {
-    if !sessions.delete_client(client_id).await? {
+pub async fn delete(
+    sessions: &Sessions,
+    client_id: Uuid,
+    origin: &Origin,
+) -> Result<(), AccountError> {
+    if !sessions.delete_client(client_id, origin).await? {
         return Err(AccountError::ClientNotFound);
     }
     tracing::info!(client_id = %client_id, "client deleted");

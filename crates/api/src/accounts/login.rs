@@ -2,16 +2,19 @@
 //! user, verify the password off the workers (a dummy hash for an unknown name, so
 //! timing does not tell who exists), then open the session in one transaction that
 //! confirms what was checked (the hash verified is still the stored one, the user is not
-//! disabled) and reads the roles the tokens carry.
+//! disabled) and reads the roles the tokens carry. Each outcome is a security event:
+//! `login_succeeded` in the session's transaction, `login_failed` or `login_throttled`
+//! otherwise (see [`crate::accounts::events`]).
 
 use std::net::IpAddr;
 
 use auth_core::StoredRefreshToken;
 use secrecy::SecretString;
-use user_store::{SessionOpening, Username};
+use user_store::{Origin, SessionOpening, Username};
 use uuid::Uuid;
 
 use crate::accounts::attempts::Attempt;
+use crate::accounts::events::{self, FailureReason};
 use crate::accounts::tokens::{self, Tokens};
 use crate::accounts::{AccountError, Accounts, Users};
 use crate::metrics::LoginOutcome;
@@ -20,8 +23,11 @@ use crate::metrics::LoginOutcome;
 pub struct LoginRequest {
     pub username: String,
     pub password: SecretString,
-    /// The client's address as `TRUSTED_PROXIES` resolves it, for the per-address limit.
+    /// The client's address as `TRUSTED_PROXIES` resolves it, for the per-address limit
+    /// and the security events.
     pub client: Option<IpAddr>,
+    /// The `User-Agent` header, for the security events.
+    pub user_agent: Option<String>,
 }
 
 /// Checks the credentials and opens a session: [`AccountError::InvalidCredentials`] for
@@ -49,12 +55,14 @@ async fn decide(accounts: &Accounts, request: LoginRequest) -> Result<Tokens, Ac
         username,
         password,
         client,
+        user_agent,
     } = request;
     let users = &accounts.users;
+    let origin = Origin::client(client, user_agent);
     // A name that cannot exist is treated like an unknown user, dummy hash included; it
     // needs no username throttle, since no password can be right for it.
     let name = Username::parse(&username).ok();
-    let attempt = Attempt::admit(accounts, name.as_ref(), client).await?;
+    let attempt = admit(accounts, name.as_ref(), &origin).await?;
     let (attempt, (found, verified)) = attempt
         .check(accounts, async {
             let found = match &name {
@@ -66,10 +74,11 @@ async fn decide(accounts: &Accounts, request: LoginRequest) -> Result<Tokens, Ac
             Ok::<_, AccountError>((found, verified))
         })
         .await?;
+    let user_id = found.as_ref().map(|c| c.user.id);
     let (Some(found), true) = (found, verified) else {
         // A wrong password (or unknown user): already counted when it was admitted.
         tracing::debug!("login failed");
-        return Err(AccountError::InvalidCredentials);
+        return Err(failed(accounts, user_id, &origin, FailureReason::WrongPassword).await);
     };
     let (refresh_token, refresh) = new_refresh_token()?;
     let opening = users
@@ -79,6 +88,7 @@ async fn decide(accounts: &Accounts, request: LoginRequest) -> Result<Tokens, Ac
             &found.password_hash,
             &refresh,
             accounts.policy.refresh_token_ttl,
+            &origin,
         )
         .await?;
     let (session_id, user) = match opening {
@@ -88,11 +98,13 @@ async fn decide(accounts: &Accounts, request: LoginRequest) -> Result<Tokens, Ac
         // Changed since it was verified: the password checked is no longer the password.
         SessionOpening::CredentialsChanged => {
             tracing::debug!("login failed: the password changed meanwhile");
-            return Err(AccountError::InvalidCredentials);
+            let reason = FailureReason::CredentialsChanged;
+            return Err(failed(accounts, user_id, &origin, reason).await);
         }
         SessionOpening::Disabled => {
             attempt.succeeded(accounts).await;
-            return Err(AccountError::AccountDisabled);
+            let reason = FailureReason::AccountDisabled;
+            return Err(failed(accounts, user_id, &origin, reason).await);
         }
     };
     attempt.succeeded(accounts).await;
@@ -101,6 +113,41 @@ async fn decide(accounts: &Accounts, request: LoginRequest) -> Result<Tokens, Ac
     }
     tracing::info!(user_id = %user.id, session_id = %session_id, "login succeeded");
     tokens::issue(accounts, &user, session_id, refresh_token)
+}
+
+/// Admits the attempt against the throttle ([`Attempt::admit`]); a refusal is recorded
+/// as `login_throttled`.
+async fn admit<'a>(
+    accounts: &'a Accounts,
+    name: Option<&'a Username>,
+    origin: &Origin,
+) -> Result<Attempt<'a>, AccountError> {
+    let admitted = Attempt::admit(accounts, name, origin.ip).await;
+    if let Err(AccountError::TooManyAttempts { .. }) = &admitted {
+        events::login_throttled(&accounts.users.store, name, origin, None).await;
+    }
+    admitted
+}
+
+/// Records `login_failed` (an unknown name when `user_id` is `None`) and returns the
+/// refusal: [`AccountError::AccountDisabled`] for a disabled user's right password, else
+/// [`AccountError::InvalidCredentials`] whatever the reason, so that the answer does not
+/// tell who exists.
+async fn failed(
+    accounts: &Accounts,
+    user_id: Option<Uuid>,
+    origin: &Origin,
+    reason: FailureReason,
+) -> AccountError {
+    let reason = match (user_id, reason) {
+        (None, FailureReason::WrongPassword) => FailureReason::UnknownUser,
+        (_, reason) => reason,
+    };
+    events::login_failed(&accounts.users.store, user_id, origin, reason, None).await;
+    match reason {
+        FailureReason::AccountDisabled => AccountError::AccountDisabled,
+        _ => AccountError::InvalidCredentials,
+    }
 }
 
 /// A new session's first refresh token: the value for the client and what is stored.

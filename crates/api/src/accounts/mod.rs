@@ -19,6 +19,7 @@
 //! - [`oauth`]: what introspection (RFC 7662) and revocation (RFC 7009) decide.
 //! - [`keys`]: where a signing key is listed, rotated and retired.
 //! - [`attempts`]: how every password check counts against the login throttle.
+//! - [`events`]: which security events are recorded where, and their listing.
 //! - [`tokens`]: the access token issued with a session's refresh token.
 //! - [`error`]: every refusal, free of HTTP.
 //!
@@ -30,6 +31,7 @@ pub mod admin;
 pub mod attempts;
 pub mod clients;
 pub mod error;
+pub mod events;
 pub mod keys;
 pub mod login;
 pub mod logout;

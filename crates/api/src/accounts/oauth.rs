@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use auth_core::{Claims, PresentedRefreshToken};
-use user_store::{RefreshTokenState, RevocationReason, Store, Timestamp};
+use user_store::{Origin, RefreshTokenState, RevocationReason, Store, Timestamp};
 use uuid::Uuid;
 
 use crate::accounts::sessions::Revoke;
@@ -57,11 +57,16 @@ pub async fn revoke(
     accounts: &Accounts,
     token: &str,
     caller_authenticated: bool,
+    origin: &Origin,
 ) -> Result<(), AccountError> {
     let sessions = &accounts.sessions;
     if let Some(state) = refresh_token(&accounts.users.store, token).await? {
         sessions
-            .revoke(Revoke::Session(state.session_id), RevocationReason::Logout)
+            .revoke(
+                Revoke::Session(state.session_id),
+                RevocationReason::Logout,
+                origin,
+            )
             .await?;
         return Ok(());
     }
@@ -80,7 +85,11 @@ pub async fn revoke(
             .await?;
     } else {
         sessions
-            .revoke(Revoke::Session(claims.sid), RevocationReason::Logout)
+            .revoke(
+                Revoke::Session(claims.sid),
+                RevocationReason::Logout,
+                origin,
+            )
             .await?;
     }
     Ok(())

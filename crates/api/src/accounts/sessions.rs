@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use auth_core::{PresentedRefreshToken, RefreshChainKey, RevokedSessions};
-use user_store::{RevocationReason, Rotation, Store, Timestamp, User, UserChange};
+use user_store::{Origin, RevocationReason, Rotation, Store, Timestamp, User, UserChange};
 use uuid::Uuid;
 
 use crate::accounts::AccountError;
@@ -58,17 +58,20 @@ impl Sessions {
         self.retention
     }
 
-    /// Revokes `which` for `reason`; returns the sessions that were live.
+    /// Revokes `which` for `reason`; returns the sessions that were live. Revoking a
+    /// user's sessions records `sessions_revoked` from `origin` in the same transaction;
+    /// one session (a local logout) records nothing.
     pub async fn revoke(
         &self,
         which: Revoke,
         reason: RevocationReason,
+        origin: &Origin,
     ) -> Result<Vec<Uuid>, AccountError> {
         let revoked = match which {
             Revoke::Session(id) => self.store.revoke_session(id, reason).await?,
             Revoke::User { user_id, except } => {
                 self.store
-                    .revoke_user_sessions(user_id, except, reason)
+                    .revoke_user_sessions(user_id, except, reason, origin)
                     .await?
             }
         };
@@ -76,43 +79,49 @@ impl Sessions {
     }
 
     /// Applies an operator's change to a user; disabling, or taking a role away, revokes
-    /// the user's sessions in the same transaction. `None` when there is no such user.
+    /// the user's sessions in the same transaction, and what changed is recorded there as
+    /// events from `origin`. `None` when there is no such user.
     pub async fn update_user(
         &self,
         id: Uuid,
         change: &UserChange,
+        origin: &Origin,
     ) -> Result<Option<(User, Vec<Uuid>)>, AccountError> {
-        let updated = self.store.update_user(id, change).await?;
+        let updated = self.store.update_user(id, change, origin).await?;
         Ok(updated.map(|(user, revoked)| (user, self.remember(revoked))))
     }
 
     /// Replaces the verified hash by `new_hash` and revokes every session of the user, in
-    /// one transaction; `None` when the hash changed since it was verified.
+    /// one transaction with the `password_changed` event from `origin`; `None` when the
+    /// hash changed since it was verified.
     pub async fn change_password(
         &self,
         user_id: Uuid,
         verified_hash: &str,
         new_hash: &str,
+        origin: &Origin,
     ) -> Result<Option<Vec<Uuid>>, AccountError> {
         let changed = self
             .store
-            .change_password(user_id, verified_hash, new_hash)
+            .change_password(user_id, verified_hash, new_hash, origin)
             .await?;
         Ok(changed.map(|revoked| self.remember(revoked)))
     }
 
     /// Spends a refresh token for its successor; a replay after the grace revokes the
-    /// session (see [`crate::accounts::refresh`]).
+    /// session and records `refresh_reuse_detected` from `origin`, the presenter (see
+    /// [`crate::accounts::refresh`]).
     pub async fn rotate_refresh_token(
         &self,
         presented: &PresentedRefreshToken,
         chain: &RefreshChainKey,
         ttl: Duration,
         reuse_grace: Duration,
+        origin: &Origin,
     ) -> Result<Rotation, AccountError> {
         let rotation = self
             .store
-            .rotate_refresh_token(presented, chain, ttl, reuse_grace)
+            .rotate_refresh_token(presented, chain, ttl, reuse_grace, origin)
             .await?;
         if let Rotation::ReuseDetected { session_id } = &rotation {
             self.remember(vec![*session_id]);
@@ -122,8 +131,12 @@ impl Sessions {
 
     /// Deletes a client and revokes its token generations (see
     /// [`crate::accounts::clients::delete`]); `false` when there is no such client.
-    pub async fn delete_client(&self, client_id: Uuid) -> Result<bool, AccountError> {
-        let revoked = self.store.delete_client(client_id).await?;
+    pub async fn delete_client(
+        &self,
+        client_id: Uuid,
+        origin: &Origin,
+    ) -> Result<bool, AccountError> {
+        let revoked = self.store.delete_client(client_id, origin).await?;
         Ok(revoked.map(|revoked| self.remember(revoked)).is_some())
     }
 

@@ -6,7 +6,7 @@ use std::io::Write;
 use anyhow::Context;
 use clap::Subcommand;
 use serde_json::json;
-use user_store::{Client, Store};
+use user_store::{Client, Origin, Store};
 use uuid::Uuid;
 
 use crate::accounts::clients::{self, NewClient};
@@ -41,7 +41,7 @@ pub async fn run(command: ClientsCommand, settings: &Settings) -> anyhow::Result
 }
 
 async fn create(store: &Store, name: String, roles: Vec<String>) -> anyhow::Result<()> {
-    let created = clients::create(store, NewClient { name, roles }).await?;
+    let created = clients::create(store, NewClient { name, roles }, &Origin::operator()).await?;
     let mut shown = view(&created.client);
     shown["client_secret"] = json!(created.secret);
     print(&shown)
@@ -58,7 +58,7 @@ async fn delete(store: &Store, client_id: &str) -> anyhow::Result<()> {
     let id: Uuid = client_id
         .parse()
         .map_err(|_| AccountError::ClientNotFound)?;
-    clients::delete(&Sessions::offline(store.clone()), id).await?;
+    clients::delete(&Sessions::offline(store.clone()), id, &Origin::operator()).await?;
     eprintln!("deleted client {id}: every replica refuses its tokens within seconds");
     Ok(())
 }

@@ -58,7 +58,8 @@ pub enum Command {
         command: KeysCommand,
     },
     /// Delete now what the server purges every PURGE_INTERVAL (expired refresh tokens,
-    /// sessions ended long enough ago, stale throttle rows); print the rows deleted.
+    /// sessions ended long enough ago, stale throttle rows, events past EVENT_RETENTION);
+    /// print the rows deleted.
     Purge,
     /// Print the OpenAPI 3 document of the HTTP API (what `GET /openapi.json` serves).
     Openapi,

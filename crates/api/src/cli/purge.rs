@@ -12,7 +12,8 @@ pub async fn purge(settings: &Settings) -> anyhow::Result<()> {
     let store = open_store(settings).await?;
     // As the server's (`crate::purge::purge_policy`): both throttles keep their rows for
     // the same window.
-    let policy = PurgePolicy::new(settings.token_retention(), throttle_window(settings));
+    let policy = PurgePolicy::new(settings.token_retention(), throttle_window(settings))
+        .with_event_retention(settings.database.event_retention);
     let report = purge_once(&store, &policy, None).await;
     store.close().await;
     let mut failed = 0;

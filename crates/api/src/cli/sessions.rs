@@ -1,6 +1,7 @@
 //! `authd sessions revoke`: every session of a user, as the admin API revokes them.
 
 use clap::Subcommand;
+use user_store::Origin;
 
 use crate::accounts::{Sessions, admin};
 use crate::cli::users::find;
@@ -23,7 +24,8 @@ pub async fn run(command: SessionsCommand, settings: &Settings) -> anyhow::Resul
     let result = async {
         let user = find(&store, &username).await?;
         let sessions = Sessions::offline(store.clone());
-        let revoked = admin::revoke_sessions(&store, &sessions, user.id).await?;
+        let origin = Origin::operator();
+        let revoked = admin::revoke_sessions(&store, &sessions, user.id, &origin).await?;
         eprintln!(
             "revoked {revoked} session(s) of {}: every replica refuses their tokens within seconds",
             user.username

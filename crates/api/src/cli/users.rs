@@ -6,7 +6,7 @@ use std::io::{BufRead, IsTerminal};
 use anyhow::{Context, anyhow, bail};
 use clap::Subcommand;
 use secrecy::SecretString;
-use user_store::{Store, User, UserChange, Username};
+use user_store::{Origin, Store, User, UserChange, Username};
 
 use crate::accounts::{NewUser, Sessions, Users, admin, users};
 use crate::config::Settings;
@@ -112,11 +112,11 @@ async fn list(store: &Store) -> anyhow::Result<()> {
 }
 
 /// Replaces roles (they reach tokens at the next login or refresh), disables (revoking
-/// every session) or enables a user.
+/// every session) or enables a user; recorded as events by the operator (no address).
 async fn update(store: &Store, name: &str, change: UserChange) -> anyhow::Result<()> {
     let user = find(store, name).await?;
     let sessions = Sessions::offline(store.clone());
-    let updated = admin::update_user(&sessions, user.id, change).await?;
+    let updated = admin::update_user(&sessions, user.id, change, &Origin::operator()).await?;
     if updated.sessions_revoked > 0 {
         eprintln!(
             "revoked {} session(s): every replica refuses their tokens within seconds",

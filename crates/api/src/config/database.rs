@@ -1,5 +1,5 @@
 //! The store: where it is, how many connections it may take, how long to wait for it, and
-//! how often the server clears out what can no longer matter.
+//! how often the server clears out what can no longer matter (and keeps events).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -10,7 +10,7 @@ use super::ConfigError;
 use super::key::Fallback::{Computed, Value};
 use super::key::{Key, Problem};
 use super::reader::Env;
-use super::values::{MS, ZERO, hours, mins, secs};
+use super::values::{MS, YEAR, ZERO, hours, mins, secs};
 
 const DATA_DIR: Key<PathBuf> = Key::path(
     "DATA_DIR",
@@ -55,6 +55,15 @@ const PURGE_INTERVAL: Key<Duration> = Key::duration(
     "how often the server deletes expired rows, in small batches",
 );
 
+/// Shorter than a day loses the evidence before anyone looks; the upper bound keeps the
+/// table's size (and a typo such as `90y`) in check.
+const EVENT_RETENTION: Key<Duration> = Key::duration(
+    "EVENT_RETENTION",
+    Value("90d"),
+    hours(24)..=YEAR.saturating_mul(10),
+    "how long security events are kept (see Audit events)",
+);
+
 /// The store's settings.
 #[derive(Debug, Clone)]
 pub struct Database {
@@ -64,8 +73,11 @@ pub struct Database {
     pub timeout: Duration,
     /// How long start-up waits for the database to accept connections (0: one attempt).
     pub connect_timeout: Duration,
-    /// How often the server deletes expired rows (sessions, refresh tokens, throttle rows).
+    /// How often the server deletes expired rows (sessions, refresh tokens, throttle rows,
+    /// events).
     pub purge_interval: Duration,
+    /// How long security events are kept.
+    pub event_retention: Duration,
 }
 
 impl Database {
@@ -79,6 +91,7 @@ impl Database {
             timeout: env.value(&DATABASE_TIMEOUT)?,
             connect_timeout: env.value(&DATABASE_CONNECT_TIMEOUT)?,
             purge_interval: env.value(&PURGE_INTERVAL)?,
+            event_retention: env.value(&EVENT_RETENTION)?,
         })
     }
 }

@@ -5,10 +5,10 @@ use std::sync::Arc;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
-use actix_web::{HttpMessage, HttpResponse, web};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use auth_core::Claims;
 use serde::{Deserialize, Serialize};
-use user_store::{User, UserChange};
+use user_store::{Actor, User, UserChange};
 use utoipa::openapi::schema::{
     AnyOfBuilder, Array, ArrayBuilder, KnownFormat, ObjectBuilder, Schema, SchemaFormat,
     SchemaType, Type,
@@ -19,7 +19,7 @@ use uuid::Uuid;
 use crate::accounts::AccountError;
 use crate::accounts::admin::{self as accounts_admin, MAX_ROLE_CHARS, MAX_ROLES};
 use crate::error::{ApiError, ErrorBody};
-use crate::routes::JsonBody;
+use crate::routes::{JsonBody, origin};
 use crate::state::AppState;
 
 /// The role that opens the admin scope.
@@ -55,8 +55,9 @@ pub struct ListQuery {
     after: Option<String>,
 }
 
-/// `after` in the document: a user id, or empty (as `list_users` reads it).
-fn after_param() -> Schema {
+/// `after` in the document: an id from the previous page, or empty (as `list_users` and
+/// `list_events` read it).
+pub(crate) fn after_param() -> Schema {
     AnyOfBuilder::new()
         .description(Some(
             "The `next` of the previous page; empty or absent for the first page.",
@@ -101,29 +102,37 @@ pub async fn list_users(
     state: web::Data<AppState>,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let limit = match query.limit.as_deref() {
-        None => DEFAULT_PAGE,
-        Some(raw) => raw
-            .parse::<u32>()
-            .ok()
-            .filter(|n| (1..=MAX_PAGE).contains(n))
-            .ok_or_else(|| {
-                ApiError::InvalidRequest(format!(
-                    "limit must be a whole number from 1 to {MAX_PAGE}"
-                ))
-            })?,
-    };
-    let after = match query.after.as_deref() {
-        None | Some("") => None,
-        Some(raw) => Some(raw.parse::<Uuid>().map_err(|_| {
-            ApiError::InvalidRequest("after must be a user id from a previous page".to_owned())
-        })?),
-    };
+    let limit = page_limit(query.limit.as_deref())?;
+    let after = page_after(query.after.as_deref(), "a user id")?;
     let page = accounts_admin::list_users(&state.accounts.users.store, after, limit).await?;
     Ok(HttpResponse::Ok().json(UserList {
         users: page.users,
         next: page.next,
     }))
+}
+
+/// A page's `limit`: 1 to [`MAX_PAGE`], [`DEFAULT_PAGE`] when absent.
+pub(crate) fn page_limit(raw: Option<&str>) -> Result<u32, ApiError> {
+    let Some(raw) = raw else {
+        return Ok(DEFAULT_PAGE);
+    };
+    raw.parse::<u32>()
+        .ok()
+        .filter(|n| (1..=MAX_PAGE).contains(n))
+        .ok_or_else(|| {
+            ApiError::InvalidRequest(format!("limit must be a whole number from 1 to {MAX_PAGE}"))
+        })
+}
+
+/// A page's cursor: the `next` of the previous page (`what`: an id of what is listed);
+/// empty or absent for the first page.
+pub(crate) fn page_after(raw: Option<&str>, what: &str) -> Result<Option<Uuid>, ApiError> {
+    match raw {
+        None | Some("") => Ok(None),
+        Some(raw) => raw.parse::<Uuid>().map(Some).map_err(|_| {
+            ApiError::InvalidRequest(format!("after must be {what} from a previous page"))
+        }),
+    }
 }
 
 /// What to change; absent fields stay as they are.
@@ -191,6 +200,7 @@ fn role_list() -> Array {
 pub async fn update_user(
     state: web::Data<AppState>,
     claims: web::ReqData<Arc<Claims>>,
+    req: HttpRequest,
     id: web::Path<String>,
     JsonBody(patch): JsonBody<UserPatch>,
 ) -> Result<HttpResponse, ApiError> {
@@ -204,7 +214,9 @@ pub async fn update_user(
             roles
         }),
     };
-    let updated = accounts_admin::update_user(&state.accounts.sessions, id, change).await?;
+    let origin = origin(&state, &req, Actor::Admin(claims.sub));
+    let sessions = &state.accounts.sessions;
+    let updated = accounts_admin::update_user(sessions, id, change, &origin).await?;
     tracing::info!(admin = %claims.sub, "user updated by an admin");
     Ok(HttpResponse::Ok().json(updated.user))
 }
@@ -224,11 +236,13 @@ pub async fn update_user(
 pub async fn revoke_sessions(
     state: web::Data<AppState>,
     claims: web::ReqData<Arc<Claims>>,
+    req: HttpRequest,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = user_id(&id)?;
     let accounts = &state.accounts;
-    accounts_admin::revoke_sessions(&accounts.users.store, &accounts.sessions, id).await?;
+    let origin = origin(&state, &req, Actor::Admin(claims.sub));
+    accounts_admin::revoke_sessions(&accounts.users.store, &accounts.sessions, id, &origin).await?;
     tracing::info!(admin = %claims.sub, "sessions revoked by an admin");
     Ok(HttpResponse::NoContent().finish())
 }

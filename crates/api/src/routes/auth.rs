@@ -8,12 +8,12 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use auth_core::Claims;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
-use user_store::User;
+use user_store::{Actor, User};
 use utoipa::ToSchema;
 
 use crate::accounts::{self, Registration, Tokens};
 use crate::error::{ApiError, ErrorBody};
-use crate::routes::{Body, JsonBody, is_blank, parse_json_object};
+use crate::routes::{Body, JsonBody, is_blank, origin, parse_json_object};
 use crate::state::AppState;
 
 #[derive(Deserialize, ToSchema)]
@@ -88,9 +88,11 @@ pub struct RefreshRequest {
 #[tracing::instrument(skip_all)]
 pub async fn refresh(
     state: web::Data<AppState>,
+    req: HttpRequest,
     JsonBody(body): JsonBody<RefreshRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let tokens = accounts::refresh(&state.accounts, &body.refresh_token).await?;
+    let origin = origin(&state, &req, Actor::Client);
+    let tokens = accounts::refresh(&state.accounts, &body.refresh_token, &origin).await?;
     Ok(token_response(tokens))
 }
 
@@ -146,7 +148,9 @@ pub async fn logout(
         parse_json_object(&req, &body)?
     };
     let sessions = &state.accounts.sessions;
-    accounts::logout(sessions, claims.sub, claims.sid, request.scope.into()).await?;
+    let origin = origin(&state, &req, Actor::Client);
+    let scope = request.scope.into();
+    accounts::logout(sessions, claims.sub, claims.sid, scope, &origin).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

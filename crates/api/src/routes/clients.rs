@@ -4,17 +4,17 @@
 use std::sync::Arc;
 
 use actix_web::http::header;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use auth_core::Claims;
 use serde::{Deserialize, Serialize};
-use user_store::Client;
+use user_store::{Actor, Client};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::accounts::AccountError;
 use crate::accounts::clients::{self, NewClient};
 use crate::error::{ApiError, ErrorBody};
-use crate::routes::JsonBody;
+use crate::routes::{JsonBody, origin};
 use crate::state::AppState;
 
 #[derive(Deserialize, ToSchema)]
@@ -80,13 +80,15 @@ pub struct ClientList {
 pub async fn create(
     state: web::Data<AppState>,
     claims: web::ReqData<Arc<Claims>>,
+    req: HttpRequest,
     JsonBody(body): JsonBody<ClientRegistration>,
 ) -> Result<HttpResponse, ApiError> {
     let new = NewClient {
         name: body.name,
         roles: body.roles.unwrap_or_default(),
     };
-    let created = clients::create(&state.accounts.users.store, new).await?;
+    let origin = origin(&state, &req, Actor::Admin(claims.sub));
+    let created = clients::create(&state.accounts.users.store, new, &origin).await?;
     tracing::info!(admin = %claims.sub, client_id = %created.client.id, "client registered by an admin");
     Ok(HttpResponse::Created()
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -129,10 +131,12 @@ pub async fn list(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> 
 pub async fn delete(
     state: web::Data<AppState>,
     claims: web::ReqData<Arc<Claims>>,
+    req: HttpRequest,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id: Uuid = id.parse().map_err(|_| AccountError::ClientNotFound)?;
-    clients::delete(&state.accounts.sessions, id).await?;
+    let origin = origin(&state, &req, Actor::Admin(claims.sub));
+    clients::delete(&state.accounts.sessions, id, &origin).await?;
     tracing::info!(admin = %claims.sub, "client deleted by an admin");
     Ok(HttpResponse::NoContent().finish())
 }

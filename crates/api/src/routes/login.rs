@@ -10,7 +10,7 @@ use secrecy::SecretString;
 use crate::accounts::{self, LoginRequest};
 use crate::error::{ApiError, ErrorBody};
 use crate::routes::auth::{Credentials, TokenPair, token_response};
-use crate::routes::{Body, is_blank, parse_json_object};
+use crate::routes::{Body, is_blank, parse_json_object, user_agent};
 use crate::state::AppState;
 
 /// Checks a username and password (a JSON body, or HTTP Basic with an empty body) and
@@ -44,6 +44,7 @@ pub async fn login(
             username,
             password,
             client,
+            user_agent: user_agent(&req),
         },
     )
     .await?;

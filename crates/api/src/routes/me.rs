@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use crate::accounts;
 use crate::error::{ApiError, ErrorBody};
-use crate::routes::JsonBody;
+use crate::routes::{JsonBody, user_agent};
 use crate::state::AppState;
 
 /// The verified claims of the presented access token.
@@ -124,6 +124,7 @@ pub async fn change_password(
             current_password,
             new_password,
             client: state.trusted_proxies.client_address(&req),
+            user_agent: user_agent(&req),
         },
     )
     .await?;

@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod auth;
 pub mod clients;
+pub mod events;
 pub mod health;
 pub mod jwks;
 pub mod login;
@@ -15,8 +16,10 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use actix_web::dev::Payload;
+use actix_web::http::header;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use serde::de::DeserializeOwned;
+use user_store::{Actor, Origin};
 
 use crate::error::{ApiError, describe_json_error};
 use crate::ijson;
@@ -96,4 +99,23 @@ pub(crate) fn parse_json_object<T: DeserializeOwned>(
 /// Whether a body is absent (empty or only whitespace).
 pub(crate) fn is_blank(body: &[u8]) -> bool {
     body.iter().all(u8::is_ascii_whitespace)
+}
+
+/// The caller as a security event records it: the client's address (as `TRUSTED_PROXIES`
+/// resolves it), its `User-Agent`, and whom it acts as.
+pub(crate) fn origin(state: &AppState, req: &HttpRequest, actor: Actor) -> Origin {
+    Origin {
+        ip: state.trusted_proxies.client_address(req),
+        user_agent: user_agent(req),
+        actor,
+    }
+}
+
+/// The `User-Agent` header, when it is visible ASCII (the store keeps its first
+/// [`user_store::MAX_USER_AGENT_CHARS`] characters).
+pub(crate) fn user_agent(req: &HttpRequest) -> Option<String> {
+    req.headers()
+        .get(header::USER_AGENT)
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned)
 }

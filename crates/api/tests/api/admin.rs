@@ -4,7 +4,7 @@
 use reqwest::{Method, Response, StatusCode};
 use rstest::rstest;
 use serde_json::{Value, json};
-use user_store::{Store, StoreOptions, UserChange, Username};
+use user_store::{Origin, Store, StoreOptions, UserChange, Username};
 
 use crate::helpers::*;
 
@@ -25,7 +25,10 @@ impl TestApp {
             roles: Some(vec!["admin".into()]),
             disabled: None,
         };
-        store.update_user(user.id, &change).await.unwrap();
+        store
+            .update_user(user.id, &change, &Origin::operator())
+            .await
+            .unwrap();
         store.close().await;
         self.tokens(username).await
     }

@@ -13,7 +13,7 @@ use crate::helpers::*;
 use crate::process::{Finished, Running, authd, refused_start};
 
 /// The settings of a test app, for a command working on the same store.
-fn settings_of(app: &TestApp) -> Vec<(String, String)> {
+pub(crate) fn settings_of(app: &TestApp) -> Vec<(String, String)> {
     ["DATA_DIR", "DATABASE_URL", "JWT_SECRET"]
         .into_iter()
         .map(|key| (key.to_owned(), app.env[key].clone()))

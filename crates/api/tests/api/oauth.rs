@@ -413,6 +413,26 @@ async fn deleting_a_client_revokes_its_tokens_and_its_credentials(#[case] db: Db
             .await;
         assert_error(response, StatusCode::NOT_FOUND, "not_found").await;
     }
+    // Both changes are security events, never with the secret.
+    for kind in ["client_created", "client_deleted"] {
+        let events: Value = app
+            .admin_call(
+                Method::GET,
+                &format!("/api/admin/events?type={kind}"),
+                &admin.access,
+                None,
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            events["events"][0]["detail"]["client_id"],
+            keys.id.as_str(),
+            "{events}"
+        );
+        assert!(!events.to_string().contains(&keys.secret));
+    }
     // Registration refuses bad names; a user without the admin role gets 403.
     for name in ["", &"n".repeat(65), "a\u{7}b"] {
         let response = app

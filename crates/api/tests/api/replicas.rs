@@ -220,7 +220,10 @@ async fn client_and_admin(cluster: &Cluster, username: &str) -> crate::oauth::Cl
         .await
         .unwrap();
     let (secret, hash) = auth_core::ClientSecretHash::generate().unwrap();
-    let client = store.create_client("svc", &[], &hash.0).await.unwrap();
+    let client = store
+        .create_client("svc", &[], &hash.0, &user_store::Origin::operator())
+        .await
+        .unwrap();
     let user = store
         .find_credentials(&Username::parse(username).unwrap())
         .await
@@ -231,7 +234,10 @@ async fn client_and_admin(cluster: &Cluster, username: &str) -> crate::oauth::Cl
         roles: Some(vec!["admin".into()]),
         disabled: None,
     };
-    store.update_user(user.id, &change).await.unwrap();
+    store
+        .update_user(user.id, &change, &user_store::Origin::operator())
+        .await
+        .unwrap();
     store.close().await;
     crate::oauth::ClientKeys {
         id: client.id.to_string(),

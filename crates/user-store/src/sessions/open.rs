@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use super::INSERT_REFRESH_TOKEN;
 use crate::error::DbResultExt;
+use crate::events::{self, EventType, NewEvent, Origin};
 use crate::users::UserCredentials;
 use crate::{Store, StoreError, Timestamp, User};
 
@@ -45,7 +46,8 @@ impl Store {
     /// Opens a session for `user_id` with its first refresh token, only if the user's
     /// password hash is still `verified_hash` (the one the login checked) and the user is
     /// not disabled, both read in the same transaction that writes the session; the
-    /// roles returned are read there too.
+    /// roles returned are read there too. The `login_succeeded` event (from `origin`, with
+    /// the session's id) is written in the same transaction.
     #[tracing::instrument(skip_all, fields(user_id = %user_id))]
     pub async fn open_session(
         &self,
@@ -53,6 +55,7 @@ impl Store {
         verified_hash: &str,
         refresh: &StoredRefreshToken,
         refresh_ttl: Duration,
+        origin: &Origin,
     ) -> Result<SessionOpening, StoreError> {
         let now = Timestamp::now();
         let expires_at = now.plus(refresh_ttl);
@@ -87,6 +90,9 @@ impl Store {
             .execute()
             .await
             .db("insert refresh token")?;
+        let event = NewEvent::new(EventType::LoginSucceeded, Some(user_id), origin)
+            .with("session_id", session_id);
+        events::insert(&mut tx, &event).await?;
         tx.commit().await.db("commit session")?;
         Ok(SessionOpening::Opened {
             session_id,

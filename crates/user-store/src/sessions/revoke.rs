@@ -3,6 +3,7 @@
 use uuid::Uuid;
 
 use crate::error::DbResultExt;
+use crate::events::{self, EventType, NewEvent, Origin};
 use crate::{Store, StoreError, Timestamp};
 
 /// Why a session was revoked, stored with it.
@@ -54,22 +55,36 @@ impl Store {
             .db("revoke session")
     }
 
-    /// Revokes every live session of a user, but `except` when given; returns the ids revoked.
+    /// Revokes every live session of a user, but `except` when given, and records
+    /// `sessions_revoked` (from `origin`, with `reason` and the count) in the same
+    /// transaction when any was live; returns the ids revoked.
     #[tracing::instrument(skip_all, fields(user_id = %user_id, reason = reason.as_str()))]
     pub async fn revoke_user_sessions(
         &self,
         user_id: Uuid,
         except: Option<Uuid>,
         reason: RevocationReason,
+        origin: &Origin,
     ) -> Result<Vec<Uuid>, StoreError> {
-        self.sql(REVOKE_USER_SESSIONS)
+        let mut tx = self.begin_write().await?;
+        let revoked = tx
+            .sql(REVOKE_USER_SESSIONS)
             .bind(Timestamp::now())
             .bind(reason.as_str())
             .bind(user_id)
             .bind(except.unwrap_or(Uuid::nil()))
             .fetch_all_scalar::<Uuid>()
             .await
-            .db("revoke user sessions")
+            .db("revoke user sessions")?;
+        if revoked.is_empty() {
+            return Ok(revoked);
+        }
+        let event = NewEvent::new(EventType::SessionsRevoked, Some(user_id), origin)
+            .with("reason", reason.as_str())
+            .with("sessions_revoked", revoked.len());
+        events::insert(&mut tx, &event).await?;
+        tx.commit().await.db("commit session revocation")?;
+        Ok(revoked)
     }
 
     /// Sessions and client token generations revoked after `since`, with when: what each

@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use super::{INSERT_REFRESH_TOKEN, RevocationReason};
 use crate::error::DbResultExt;
+use crate::events::{self, EventType, NewEvent, Origin};
 use crate::statement::WriteTx;
 use crate::{Store, StoreError, Timestamp, User};
 
@@ -100,7 +101,9 @@ impl Store {
     /// also locked up front), so of concurrent requests with one token exactly one
     /// spends it. The others find it spent: within `grace` of the spend they get the
     /// session's live token, the same string the spend returned (two tabs refreshing at
-    /// once); after it, the token is taken as stolen and the whole session is revoked.
+    /// once); after it, the token is taken as stolen and the whole session is revoked,
+    /// with the `refresh_reuse_detected` event (from `origin`, the presenter) in the same
+    /// transaction.
     #[tracing::instrument(skip_all, fields(token_id = %presented.id()))]
     pub async fn rotate_refresh_token(
         &self,
@@ -108,6 +111,7 @@ impl Store {
         chain: &RefreshChainKey,
         refresh_ttl: Duration,
         grace: Duration,
+        origin: &Origin,
     ) -> Result<Rotation, StoreError> {
         let now = Timestamp::now();
         let mut tx = self.begin_write().await?;
@@ -130,7 +134,9 @@ impl Store {
                 .await;
         };
         if now.since(spent_at) >= grace {
-            return revoke_on_reuse(tx, row.session_id, now).await;
+            let event = NewEvent::new(EventType::RefreshReuseDetected, Some(row.user.id), origin)
+                .with("session_id", row.session_id);
+            return revoke_on_reuse(tx, row.session_id, now, &event).await;
         }
         // A replay within the grace: answer with the session's live token. Nothing is
         // written, and the transaction rolls back when dropped.
@@ -201,11 +207,12 @@ async fn store_successor(
     })
 }
 
-/// A spent token came back after the grace: revokes its session.
+/// A spent token came back after the grace: revokes its session and records `event`.
 async fn revoke_on_reuse(
     mut tx: WriteTx,
     session_id: Uuid,
     now: Timestamp,
+    event: &NewEvent<'_>,
 ) -> Result<Rotation, StoreError> {
     tx.sql(REVOKE)
         .bind(now)
@@ -214,6 +221,7 @@ async fn revoke_on_reuse(
         .execute()
         .await
         .db("revoke session on reuse")?;
+    events::insert(&mut tx, event).await?;
     tx.commit().await.db("commit revocation")?;
     tracing::debug!(%session_id, "refresh token reused after the grace period: session revoked");
     Ok(Rotation::ReuseDetected { session_id })

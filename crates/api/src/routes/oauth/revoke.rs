@@ -1,11 +1,12 @@
 //! `POST /oauth/revoke` (RFC 7009).
 
 use actix_web::{HttpRequest, HttpResponse, web};
+use user_store::Actor;
 
 use crate::accounts::oauth;
 use crate::error::{ApiError, ErrorBody};
-use crate::routes::Body;
 use crate::routes::oauth::{Form, caller_is_authenticated, presented};
+use crate::routes::{Body, origin};
 use crate::state::AppState;
 
 /// Revokes a token: a user's token its whole session, a client's token every token
@@ -32,6 +33,7 @@ pub async fn revoke(
     let form = Form::parse(&req, &body)?;
     let accounts = &state.accounts;
     let authenticated = caller_is_authenticated(accounts, &presented(&req, &form)?).await?;
-    oauth::revoke(accounts, form.required("token")?, authenticated).await?;
+    let origin = origin(&state, &req, Actor::Client);
+    oauth::revoke(accounts, form.required("token")?, authenticated, &origin).await?;
     Ok(HttpResponse::Ok().finish())
 }

@@ -123,6 +123,10 @@ impl ApiError {
                 A::InvalidCredentials => (401, "invalid_credentials", No),
                 A::WrongCurrentPassword => (401, "invalid_credentials", Ch(Challenge::Bare)),
                 A::AccountDisabled => (403, "account_disabled", No),
+                A::PasswordMismatch => (400, "invalid_credentials", No),
+                A::InvalidEmail => (400, "invalid_email", No),
+                A::EmailDisabled => (403, "email_disabled", No),
+                A::InvalidEmailToken => (400, "invalid_grant", No),
                 A::TooManyAttempts { retry_after } | A::TooManyRegistrations { retry_after } => {
                     (429, "too_many_attempts", RetryAfter(*retry_after))
                 }

@@ -8,6 +8,7 @@ pub mod cli;
 pub mod client_address;
 pub mod config;
 pub mod cors;
+pub mod email;
 pub mod error;
 pub mod ijson;
 pub mod keyring;

@@ -43,6 +43,7 @@ pub struct Metrics {
     refreshes: IntCounterVec,
     purged_rows: IntCounterVec,
     purge_failures: IntCounterVec,
+    emails: IntCounterVec,
     hash_queue: IntGauge,
     revoked_sessions: IntGauge,
 }
@@ -66,10 +67,10 @@ impl Metrics {
                 &["method", "route", "status"],
             )?,
         )?;
-        let counter = |name: &str, help: &str, label: &str| {
+        let counter = |name: &str, help: &str, labels: &[&str]| {
             registered(
                 &registry,
-                IntCounterVec::new(Opts::new(name, help), &[label])?,
+                IntCounterVec::new(Opts::new(name, help), labels)?,
             )
         };
         let gauge = |name: &str, help: &str| registered(&registry, IntGauge::new(name, help)?);
@@ -78,22 +79,27 @@ impl Metrics {
             logins: counter(
                 "logins_total",
                 "Logins by outcome: succeeded, failed (wrong credentials), throttled (429), disabled (403)",
-                "outcome",
+                &["outcome"],
             )?,
             refreshes: counter(
                 "refreshes_total",
                 "Refresh-token presentations by outcome: rotated, invalid, reuse_detected",
-                "outcome",
+                &["outcome"],
             )?,
             purged_rows: counter(
                 "purged_rows_total",
                 "Rows deleted by the housekeeping purge, by table",
-                "table",
+                &["table"],
             )?,
             purge_failures: counter(
                 "purge_failures_total",
                 "Purge runs that failed on a table (retried at the next run), by table",
-                "table",
+                &["table"],
+            )?,
+            emails: counter(
+                "emails_total",
+                "Account-recovery messages by kind (verify, reset, change_notice) and outcome: sent, retried, failed, dropped (queue full)",
+                &["kind", "outcome"],
             )?,
             hash_queue: gauge(
                 "password_hash_queue_depth",
@@ -127,6 +133,11 @@ impl Metrics {
     }
 
     /// Rows a purge deleted from `table` (counted even when zero, so the series exists).
+    /// One outcome of an email delivery (or a try at one).
+    pub fn email(&self, kind: &str, outcome: &str) {
+        self.emails.with_label_values(&[kind, outcome]).inc();
+    }
+
     pub fn purged(&self, table: &str, rows: u64) {
         self.purged_rows.with_label_values(&[table]).inc_by(rows);
     }

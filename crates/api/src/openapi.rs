@@ -8,7 +8,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{RefOr, Required};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{admin, auth, clients, events, health, jwks, login, me, oauth};
+use crate::routes::{admin, auth, clients, email, events, health, jwks, login, me, oauth, pages};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -25,6 +25,14 @@ use crate::routes::{admin, auth, clients, events, health, jwks, login, me, oauth
         me::session,
         me::me,
         me::change_password,
+        email::change_email,
+        email::verify_email,
+        email::forgot_password,
+        email::reset_password,
+        pages::verify_page,
+        pages::verify_submit,
+        pages::reset_page,
+        pages::reset_submit,
         admin::list_users,
         admin::update_user,
         admin::revoke_sessions,
@@ -47,6 +55,7 @@ use crate::routes::{admin, auth, clients, events, health, jwks, login, me, oauth
         (name = "api", description = "The caller's own session and account (bearer token)"),
         (name = "admin", description = "Users, sessions, security events and OAuth clients (bearer token with the admin role)"),
         (name = "oauth", description = "OAuth 2.0: token (RFC 6749), introspection (RFC 7662), revocation (RFC 7009), metadata (RFC 8414); form bodies"),
+        (name = "pages", description = "The HTML pages the links in messages open"),
         (name = "operations", description = "Health, readiness, keys and this document"),
     )
 )]

@@ -27,7 +27,7 @@ use crate::openapi::{self, OpenApiJson};
 use crate::purge::{purge_policy, spawn_purge};
 use crate::rate_limit::AddressRateLimiter;
 use crate::routes::oauth::metadata::Metadata;
-use crate::routes::{admin, auth, clients, events, health, jwks, login, me, oauth};
+use crate::routes::{admin, auth, clients, email, events, health, jwks, login, me, oauth, pages};
 use crate::server::{AppParts, http_server, metrics_server};
 use crate::signing::{ensure_data_dir, hs256_secret, load_key_set};
 use crate::state::AppState;
@@ -170,12 +170,15 @@ pub async fn build_state(settings: &Settings) -> anyhow::Result<AppState> {
         .await
         .context("reading the refresh-token chain key from the database")?;
     let metrics = Metrics::new().context("setting up metrics")?;
+    let policy = policy(settings, refresh_chain);
+    let email = crate::email::service(settings, &policy, &metrics)?;
     let accounts = Accounts {
         users: Users::new(store.clone(), password_hasher(settings)),
         sessions: Sessions::new(store, RevokedSessions::new(), settings.token_retention()),
         keys: Arc::new(KeyRing::new(keys, settings)),
-        policy: policy(settings, refresh_chain),
+        policy,
         metrics: metrics.clone(),
+        email,
     };
     Ok(AppState {
         accounts,
@@ -258,6 +261,11 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
             .service(web::resource("/register").route(web::post().to(auth::register)))
             .service(web::resource("/login").route(web::post().to(login::login)))
             .service(web::resource("/refresh").route(web::post().to(auth::refresh)))
+            .service(web::resource("/email/verify").route(web::post().to(email::verify_email)))
+            .service(
+                web::resource("/password/forgot").route(web::post().to(email::forgot_password)),
+            )
+            .service(web::resource("/password/reset").route(web::post().to(email::reset_password)))
             .service(
                 web::resource("/logout")
                     .wrap(bearer.clone())
@@ -273,7 +281,8 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
                 web::scope("/me")
                     .wrap(from_fn(me::require_user))
                     .service(web::resource("").route(web::get().to(me::me)))
-                    .service(web::resource("/password").route(web::put().to(me::change_password))),
+                    .service(web::resource("/password").route(web::put().to(me::change_password)))
+                    .service(web::resource("/email").route(web::put().to(email::change_email))),
             )
             .service(
                 web::scope("/admin")
@@ -299,6 +308,7 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
             ),
     )
     .configure(oauth::routes)
+    .configure(pages::routes)
     .service(web::resource("/.well-known/jwks.json").route(web::get().to(jwks::jwks)))
     .service(web::resource("/healthz").route(web::get().to(health::healthz)))
     .service(web::resource("/readyz").route(web::get().to(health::readyz)))

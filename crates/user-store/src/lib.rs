@@ -7,7 +7,17 @@
 //! transaction or one conditional statement, and the security event that records a change
 //! is written in that change's transaction ([`events`]).
 
+/// The columns of a [`User`], for every statement that reads one (`email` is the verified
+/// address, else the pending one).
+macro_rules! user_columns {
+    () => {
+        "id, username, roles, disabled, created_at, \
+         COALESCE(email, pending_email) AS email, (email IS NOT NULL) AS email_verified"
+    };
+}
+
 mod clients;
+mod email;
 mod error;
 pub mod events;
 mod password;
@@ -28,6 +38,10 @@ mod users;
 /// Argon2id cost parameters (memory in KiB, iterations, parallelism).
 pub use argon2::Params as HashParams;
 pub use clients::{Client, ClientCredentials, GenerationRevocation};
+pub use email::{
+    OneTimeToken, RecoveryTarget, ResetHolder, TokenIssue, TokenPurpose, email_key, password_stamp,
+    token_hash,
+};
 pub use error::StoreError;
 pub use events::{
     Actor, Event, EventFilter, EventPage, EventType, MAX_USER_AGENT_CHARS, NewEvent, Origin,

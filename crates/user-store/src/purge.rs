@@ -193,6 +193,34 @@ pub static PURGE_RULES: &[PurgeRule] = &[
                 (SELECT id FROM events WHERE at < $1 LIMIT $2)",
         cutoff: |policy, now| now.minus(policy.event_retention),
     },
+    PurgeRule {
+        table: "recovery_requests",
+        what: "stale password-reset throttle rows",
+        batch: "DELETE FROM recovery_requests WHERE request_key IN \
+                (SELECT request_key FROM recovery_requests \
+                 WHERE last_failure_at < $1 AND (blocked_until IS NULL OR blocked_until < $1) \
+                 LIMIT $2) \
+                AND last_failure_at < $1 AND (blocked_until IS NULL OR blocked_until < $1)",
+        cutoff: |policy, now| now.minus(policy.throttle_window),
+    },
+    // An email token is refused once expired or spent, whatever it is: a spent one need
+    // not be kept (presenting it again is `invalid_grant` either way).
+    PurgeRule {
+        table: "email_tokens",
+        what: "expired email tokens",
+        batch: "DELETE FROM email_tokens WHERE token_hash IN \
+                (SELECT token_hash FROM email_tokens WHERE expires_at < $1 LIMIT $2) \
+                AND expires_at < $1",
+        cutoff: |_, now| now,
+    },
+    PurgeRule {
+        table: "email_tokens",
+        what: "spent email tokens",
+        batch: "DELETE FROM email_tokens WHERE token_hash IN \
+                (SELECT token_hash FROM email_tokens WHERE spent_at < $1 LIMIT $2) \
+                AND spent_at < $1",
+        cutoff: |_, now| now,
+    },
 ];
 
 impl Store {

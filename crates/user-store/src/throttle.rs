@@ -44,10 +44,15 @@ impl ThrottlePolicy {
 
 /// What failed logins are counted against: a normalised username (known or not), or a
 /// client address for the optional per-address limit. Each has a table of its own.
+/// Password-reset requests are counted the same way, in a third table
+/// (`recovery_requests`), per client address and per target (a lower-cased email or a
+/// username key), so that they never spend a login's budget.
 #[derive(Debug, Clone, Copy)]
 pub enum ThrottleKey<'a> {
     Username(&'a Username),
     Address(IpAddr),
+    RecoveryAddress(IpAddr),
+    RecoveryTarget(&'a str),
 }
 
 impl ThrottleKey<'_> {
@@ -55,6 +60,7 @@ impl ThrottleKey<'_> {
         match self {
             ThrottleKey::Username(_) => &BY_USERNAME,
             ThrottleKey::Address(_) => &BY_ADDRESS,
+            ThrottleKey::RecoveryAddress(_) | ThrottleKey::RecoveryTarget(_) => &BY_RECOVERY,
         }
     }
 
@@ -63,13 +69,19 @@ impl ThrottleKey<'_> {
     fn value(&self) -> Cow<'_, str> {
         match self {
             ThrottleKey::Username(name) => Cow::Borrowed(name.key()),
-            ThrottleKey::Address(ip) => Cow::Owned(match ip.to_canonical() {
-                IpAddr::V4(v4) => v4.to_string(),
-                IpAddr::V6(v6) => {
-                    let prefix = u128::from(v6) & !((1u128 << 64) - 1);
-                    format!("{}/64", Ipv6Addr::from(prefix))
-                }
-            }),
+            ThrottleKey::Address(ip) => Cow::Owned(address_key(*ip)),
+            ThrottleKey::RecoveryAddress(ip) => Cow::Owned(format!("address:{}", address_key(*ip))),
+            ThrottleKey::RecoveryTarget(target) => Cow::Owned(format!("target:{target}")),
+        }
+    }
+}
+
+fn address_key(ip: IpAddr) -> String {
+    match ip.to_canonical() {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => {
+            let prefix = u128::from(v6) & !((1u128 << 64) - 1);
+            format!("{}/64", Ipv6Addr::from(prefix))
         }
     }
 }
@@ -130,6 +142,8 @@ static BY_USERNAME: LazyLock<ThrottleSql> =
     LazyLock::new(|| ThrottleSql::new("login_failures", "username_key"));
 static BY_ADDRESS: LazyLock<ThrottleSql> =
     LazyLock::new(|| ThrottleSql::new("address_login_failures", "address"));
+static BY_RECOVERY: LazyLock<ThrottleSql> =
+    LazyLock::new(|| ThrottleSql::new("recovery_requests", "request_key"));
 
 /// A throttle row as read.
 #[derive(sqlx::FromRow)]
@@ -245,7 +259,9 @@ impl Store {
     pub async fn login_attempt_succeeded(&self, key: ThrottleKey<'_>) -> Result<(), StoreError> {
         match key {
             ThrottleKey::Username(_) => self.run_throttle_sql(key, &key.sql().clear).await,
-            ThrottleKey::Address(_) => self.refund_login_attempt(key).await,
+            ThrottleKey::Address(_)
+            | ThrottleKey::RecoveryAddress(_)
+            | ThrottleKey::RecoveryTarget(_) => self.refund_login_attempt(key).await,
         }
     }
 

@@ -33,8 +33,11 @@ impl Store {
         after: Option<Uuid>,
         limit: u32,
     ) -> Result<UserPage, StoreError> {
-        const SQL: &str = "SELECT id, username, roles, disabled, created_at FROM users \
-                           WHERE id > $1 ORDER BY id LIMIT $2";
+        const SQL: &str = concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE id > $1 ORDER BY id LIMIT $2"
+        );
         // One more than asked: whether it comes tells if there is a next page.
         let mut users = self
             .sql(SQL)
@@ -176,9 +179,12 @@ impl Before {
 
 const BEFORE: &str = "SELECT roles, disabled FROM users WHERE id = $1";
 /// Each field set where `change` has one (`COALESCE` keeps the others).
-const UPDATE: &str = "UPDATE users SET \
+const UPDATE: &str = concat!(
+    "UPDATE users SET \
                           disabled = COALESCE($1, disabled), \
                           roles = COALESCE($2, roles), \
                           updated_at = $3 \
                       WHERE id = $4 \
-                      RETURNING id, username, roles, disabled, created_at";
+                      RETURNING ",
+    user_columns!()
+);

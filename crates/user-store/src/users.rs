@@ -20,6 +20,10 @@ pub struct User {
     /// RFC 3339, UTC.
     #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
+    /// The verified address, or the pending one while there is no verified one.
+    pub email: Option<String>,
+    /// Whether `email` is the verified address.
+    pub email_verified: bool,
 }
 
 fn roles_as_array<S: serde::Serializer>(
@@ -40,12 +44,14 @@ pub struct UserCredentials {
 impl Store {
     /// Creates a user; [`StoreError::UsernameTaken`] when the case-folded name exists
     /// (decided by the `users_username_key` constraint, so concurrent sign-ups cannot both win).
+    /// `email`, when given, is stored as the pending address (it is verified later).
     #[tracing::instrument(skip_all, fields(username = %username.as_str()))]
     pub async fn create_user(
         &self,
         username: &Username,
         password_hash: &str,
         roles: &[String],
+        email: Option<&str>,
     ) -> Result<User, StoreError> {
         let now = Timestamp::now();
         let user = User {
@@ -54,11 +60,13 @@ impl Store {
             roles: Json(roles.to_vec()),
             disabled: false,
             created_at: now,
+            email: email.map(str::to_owned),
+            email_verified: false,
         };
         const SQL: &str = "INSERT INTO users \
                            (id, username, username_key, password_hash, roles, disabled, \
-                            created_at, updated_at) \
-                           VALUES ($1, $2, $3, $4, $5, $6, $7, $7)";
+                            created_at, updated_at, pending_email) \
+                           VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8)";
         let result = self
             .sql(SQL)
             .bind(user.id)
@@ -68,6 +76,7 @@ impl Store {
             .bind(&user.roles)
             .bind(user.disabled)
             .bind(now)
+            .bind(&user.email)
             .execute()
             .await;
         match result {
@@ -90,8 +99,11 @@ impl Store {
         &self,
         username: &Username,
     ) -> Result<Option<UserCredentials>, StoreError> {
-        const SQL: &str = "SELECT id, username, roles, disabled, created_at, password_hash \
-                           FROM users WHERE username_key = $1";
+        const SQL: &str = concat!(
+            "SELECT ",
+            user_columns!(),
+            ", password_hash FROM users WHERE username_key = $1"
+        );
         self.sql(SQL)
             .bind(username.key())
             .fetch_optional::<UserCredentials>()
@@ -116,8 +128,11 @@ impl Store {
         &self,
         id: Uuid,
     ) -> Result<Option<UserCredentials>, StoreError> {
-        const SQL: &str = "SELECT id, username, roles, disabled, created_at, password_hash \
-                           FROM users WHERE id = $1";
+        const SQL: &str = concat!(
+            "SELECT ",
+            user_columns!(),
+            ", password_hash FROM users WHERE id = $1"
+        );
         self.sql(SQL)
             .bind(id)
             .fetch_optional::<UserCredentials>()
@@ -127,8 +142,7 @@ impl Store {
 
     #[tracing::instrument(skip_all, fields(user_id = %id))]
     pub async fn find_user(&self, id: Uuid) -> Result<Option<User>, StoreError> {
-        const SQL: &str =
-            "SELECT id, username, roles, disabled, created_at FROM users WHERE id = $1";
+        const SQL: &str = concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1");
         self.sql(SQL)
             .bind(id)
             .fetch_optional::<User>()

@@ -12,6 +12,19 @@ pub enum AccountError {
     /// The current password given to change it was wrong (the caller is signed in).
     #[error("the current password is wrong")]
     WrongCurrentPassword,
+    /// The password given to confirm a change (the email address) was wrong.
+    #[error("the password is wrong")]
+    PasswordMismatch,
+    /// An address that does not meet the contract's syntax.
+    #[error("the email address is not valid")]
+    InvalidEmail,
+    /// `SMTP_URL` is not set: no email can be sent, so none of its endpoints works.
+    #[error("email is not configured on this server")]
+    EmailDisabled,
+    /// A verification or reset token that buys nothing: unknown, used, expired, or no
+    /// longer bound to the account's state.
+    #[error("the token is invalid, used or expired")]
+    InvalidEmailToken,
     #[error("this account is disabled")]
     AccountDisabled,
     /// The login throttle (per username, or per address) holds password checks back.

@@ -18,6 +18,9 @@
 //!   client credentials grant.
 //! - [`oauth`]: what introspection (RFC 7662) and revocation (RFC 7009) decide.
 //! - [`keys`]: where a signing key is listed, rotated and retired.
+//! - [`email`]: users' addresses: their syntax, changing one, verifying it.
+//! - [`recovery`]: a forgotten password: the reset request, the reset, the operator's
+//!   `set-password`.
 //! - [`attempts`]: how every password check counts against the login throttle.
 //! - [`events`]: which security events are recorded where, and their listing.
 //! - [`tokens`]: the access token issued with a session's refresh token.
@@ -30,6 +33,7 @@
 pub mod admin;
 pub mod attempts;
 pub mod clients;
+pub mod email;
 pub mod error;
 pub mod events;
 pub mod keys;
@@ -37,6 +41,7 @@ pub mod login;
 pub mod logout;
 pub mod oauth;
 pub mod password;
+pub mod recovery;
 pub mod refresh;
 pub mod register;
 pub mod sessions;
@@ -71,6 +76,8 @@ pub struct Accounts {
     pub keys: Arc<KeyRing>,
     pub policy: Policy,
     pub metrics: Metrics,
+    /// Email, when `SMTP_URL` is set.
+    pub email: Option<email::EmailService>,
 }
 
 /// The configured rules: how long refresh tokens live, who may sign up, how password

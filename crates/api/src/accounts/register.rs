@@ -7,12 +7,14 @@ use std::net::IpAddr;
 use secrecy::SecretString;
 use user_store::User;
 
-use crate::accounts::{AccountError, Accounts, NewUser};
+use crate::accounts::{AccountError, Accounts, NewUser, email};
 
 /// A sign-up, from whichever transport.
 pub struct Registration {
     pub username: String,
     pub password: SecretString,
+    /// An optional address, stored pending and sent a verification message.
+    pub email: Option<String>,
     /// The client's address as `TRUSTED_PROXIES` resolves it, for the per-address limit.
     pub client: Option<IpAddr>,
 }
@@ -26,14 +28,22 @@ pub async fn register(
         return Err(AccountError::SignupDisabled);
     }
     admit(accounts, registration.client)?;
-    accounts
+    let email = registration
+        .email
+        .as_deref()
+        .map(email::parse_email)
+        .transpose()?;
+    let user = accounts
         .users
         .create(NewUser {
             username: registration.username,
             password: registration.password,
             roles: Vec::new(),
+            email,
         })
-        .await
+        .await?;
+    email::send_first_verification(accounts, &user).await?;
+    Ok(user)
 }
 
 /// `REGISTER_RATE_PER_ADDRESS` (per address, and per /56 and /48 for IPv6) and

@@ -108,6 +108,29 @@ impl Sessions {
         Ok(changed.map(|revoked| self.remember(revoked)))
     }
 
+    /// Spends a reset token, sets `new_hash` and revokes every session of its user, in one
+    /// transaction; `None` when the token is not live. The user and how many were revoked.
+    pub async fn reset_password(
+        &self,
+        token: &str,
+        new_hash: &str,
+        origin: &Origin,
+    ) -> Result<Option<(Uuid, usize)>, AccountError> {
+        let reset = self.store.reset_password(token, new_hash, origin).await?;
+        Ok(reset.map(|(user_id, revoked)| (user_id, self.remember(revoked).len())))
+    }
+
+    /// An operator's new password: sets it and revokes every session; how many.
+    pub async fn set_password(
+        &self,
+        user_id: Uuid,
+        new_hash: &str,
+        origin: &Origin,
+    ) -> Result<usize, AccountError> {
+        let revoked = self.store.set_password(user_id, new_hash, origin).await?;
+        Ok(self.remember(revoked).len())
+    }
+
     /// Spends a refresh token for its successor; a replay after the grace revokes the
     /// session and records `refresh_reuse_detected` from `origin`, the presenter (see
     /// [`crate::accounts::refresh`]).

@@ -20,6 +20,8 @@ pub struct NewUser {
     pub username: String,
     pub password: SecretString,
     pub roles: Vec<String>,
+    /// Stored as the pending address.
+    pub email: Option<String>,
 }
 
 impl Users {
@@ -34,6 +36,7 @@ impl Users {
             username,
             password,
             roles,
+            email,
         } = new;
         // The bounds hold for the name as sent too, as the OpenAPI document states them
         // (JSON Schema counts the characters sent): trimming would otherwise admit any
@@ -45,7 +48,10 @@ impl Users {
         }
         let username = Username::parse(&username)?;
         let hash = self.hasher.hash_new(password, username.as_str()).await?;
-        let user = self.store.create_user(&username, &hash, &roles).await?;
+        let user = self
+            .store
+            .create_user(&username, &hash, &roles, email.as_deref())
+            .await?;
         tracing::info!(user_id = %user.id, "user registered");
         Ok(user)
     }

@@ -8,7 +8,7 @@ use clap::Subcommand;
 use secrecy::SecretString;
 use user_store::{Origin, Store, User, UserChange, Username};
 
-use crate::accounts::{NewUser, Sessions, Users, admin, users};
+use crate::accounts::{AccountError, NewUser, Sessions, Users, admin, recovery, users};
 use crate::config::Settings;
 use crate::startup::{open_store, password_hasher};
 
@@ -31,6 +31,9 @@ pub enum UserCommand {
         #[arg(long = "role")]
         roles: Vec<String>,
     },
+    /// Set a user's password (the strength rules apply) and revoke every session. The
+    /// password is read from a prompt, or from standard input when it is not a terminal.
+    SetPassword { username: String },
     /// Disable a user: every session is revoked and logins get 403 account_disabled.
     Disable { username: String },
     /// Enable a disabled user again.
@@ -41,9 +44,14 @@ pub async fn run(command: UserCommand, settings: &Settings) -> anyhow::Result<()
     if let UserCommand::Create { username, roles } = command {
         return create(settings, username, roles).await;
     }
+    if let UserCommand::SetPassword { username } = command {
+        return set_password(settings, &username).await;
+    }
     let store = open_store(settings).await?;
     let result = match command {
-        UserCommand::Create { .. } => unreachable!("handled above"),
+        UserCommand::Create { .. } | UserCommand::SetPassword { .. } => {
+            unreachable!("handled above")
+        }
         UserCommand::List => list(&store).await,
         UserCommand::SetRoles { username, roles } => {
             let change = UserChange {
@@ -67,10 +75,28 @@ async fn create(settings: &Settings, username: String, roles: Vec<String>) -> an
         username,
         password,
         roles,
+        email: None,
     };
     let created = users.create(new).await;
     users.store.close().await;
     print_user(&created?)
+}
+
+/// Sets a password with the store and the hasher alone; the servers learn of the
+/// revocation from the database.
+async fn set_password(settings: &Settings, name: &str) -> anyhow::Result<()> {
+    let password = read_password()?;
+    let store = open_store(settings).await?;
+    let users = Users::new(store.clone(), password_hasher(settings));
+    let sessions = Sessions::offline(store.clone());
+    let outcome = recovery::set_password(&users, &sessions, name, password).await;
+    store.close().await;
+    let (user_id, revoked) = match outcome {
+        Err(AccountError::UserNotFound) => bail!("no user named {name:?}"),
+        other => other?,
+    };
+    println!("password set for {user_id}; {revoked} session(s) revoked");
+    Ok(())
 }
 
 fn disabled(disabled: bool) -> UserChange {

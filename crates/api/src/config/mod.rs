@@ -7,6 +7,7 @@
 //! that `.env.example` and the README list every key.
 
 mod database;
+mod email;
 mod http;
 mod key;
 #[cfg(test)]
@@ -23,6 +24,7 @@ mod values;
 use std::time::Duration;
 
 pub use database::Database;
+pub use email::Email;
 pub use http::Http;
 pub use key::Fallback;
 pub use login::Login;
@@ -60,6 +62,7 @@ pub struct Settings {
     pub login: Login,
     pub passwords: Passwords,
     pub observability: Observability,
+    pub email: Email,
 }
 
 impl Settings {
@@ -80,14 +83,23 @@ impl Settings {
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<(Self, Vec<Entry>), ConfigError> {
         let mut env = reader::Env::new(&lookup);
+        let http = Http::read(&mut env)?;
+        let database = Database::read(&mut env)?;
+        let signing = Signing::read(&mut env)?;
+        let tokens = Tokens::read(&mut env)?;
+        let login = Login::read(&mut env)?;
+        let passwords = Passwords::read(&mut env)?;
+        let observability = Observability::read(&mut env)?;
+        let email = Email::read(&mut env, &http.public_url)?;
         let settings = Self {
-            http: Http::read(&mut env)?,
-            database: Database::read(&mut env)?,
-            signing: Signing::read(&mut env)?,
-            tokens: Tokens::read(&mut env)?,
-            login: Login::read(&mut env)?,
-            passwords: Passwords::read(&mut env)?,
-            observability: Observability::read(&mut env)?,
+            http,
+            database,
+            signing,
+            tokens,
+            login,
+            passwords,
+            observability,
+            email,
         };
         Ok((settings, env.finish()?))
     }

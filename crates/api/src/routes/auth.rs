@@ -27,6 +27,21 @@ pub struct Credentials {
     pub password: SecretString,
 }
 
+/// A sign-up: the credentials and an optional email address.
+#[derive(Deserialize, ToSchema)]
+pub struct RegisterRequest {
+    /// 3 to 64 characters as sent, and again once trimmed and NFKC-normalised; no control
+    /// characters; compared case-insensitively.
+    #[schema(min_length = 3, max_length = 64)]
+    pub username: String,
+    /// 8 to 128 characters, rated by a strength estimate.
+    #[schema(value_type = String, format = Password, min_length = 8, max_length = 128)]
+    pub password: SecretString,
+    /// Stored as pending and sent a verification message (when email is on).
+    #[schema(format = Email, max_length = 254)]
+    pub email: Option<String>,
+}
+
 /// The token response (RFC 6749 §5.1), never cached.
 #[derive(Serialize, ToSchema)]
 pub struct TokenPair {
@@ -38,10 +53,10 @@ pub struct TokenPair {
 }
 
 /// Creates a user.
-#[utoipa::path(post, path = "/auth/register", tag = "auth", request_body = Credentials,
+#[utoipa::path(post, path = "/auth/register", tag = "auth", request_body = RegisterRequest,
     responses(
         (status = 201, description = "The new user", body = User),
-        (status = 400, description = "`invalid_request`, `invalid_username` or `weak_password`", body = ErrorBody),
+        (status = 400, description = "`invalid_request`, `invalid_username`, `weak_password` or `invalid_email`", body = ErrorBody),
         (status = 403, description = "`signup_disabled`", body = ErrorBody),
         (status = 409, description = "`username_taken`", body = ErrorBody),
         (status = 408, description = "`request_timeout`: the body did not arrive within `REQUEST_BODY_TIMEOUT`", body = ErrorBody),
@@ -55,12 +70,17 @@ pub struct TokenPair {
 pub async fn register(
     state: web::Data<AppState>,
     req: HttpRequest,
-    JsonBody(body): JsonBody<Credentials>,
+    JsonBody(body): JsonBody<RegisterRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let Credentials { username, password } = body;
+    let RegisterRequest {
+        username,
+        password,
+        email,
+    } = body;
     let registration = Registration {
         username,
         password,
+        email,
         client: state.trusted_proxies.client_address(&req),
     };
     let user = accounts::register(&state.accounts, registration).await?;

@@ -469,3 +469,63 @@ async fn migrate_applies_the_schema_to_a_fresh_postgres_database() {
         "no SQLite file when PostgreSQL is selected"
     );
 }
+
+#[rstest]
+#[case::sqlite(Db::Sqlite)]
+#[case::postgres(Db::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn user_set_password_sets_it_revokes_every_session_and_records_the_operator(#[case] db: Db) {
+    let Some(db) = db.ready() else { return };
+    let app = spawn_app(db).await;
+    let admin = app.admin("root").await;
+    app.create_user("frank").await;
+    let old = app.tokens("frank").await;
+    let new_password = "an operator's fresh passphrase 7";
+
+    let weak = run_authd(
+        app.data_dir.path(),
+        settings_of(&app),
+        &["user", "set-password", "frank"],
+        Some("password\n"),
+    )
+    .await;
+    assert!(!weak.status.success(), "a weak password is refused");
+    let unknown = run_authd(
+        app.data_dir.path(),
+        settings_of(&app),
+        &["user", "set-password", "nobody"],
+        Some(&format!("{new_password}\n")),
+    )
+    .await;
+    assert!(!unknown.status.success(), "an unknown user is an error");
+
+    let done = run_authd(
+        app.data_dir.path(),
+        settings_of(&app),
+        &["user", "set-password", "frank"],
+        Some(&format!("{new_password}\n")),
+    )
+    .await;
+    assert!(done.status.success(), "{}: {}", done.status, done.stderr);
+    for output in [&done.stdout, &done.stderr] {
+        assert!(!output.contains(new_password), "never printed: {output}");
+    }
+    assert_error(
+        app.refresh(&old.refresh).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_grant",
+    )
+    .await;
+    assert_eq!(
+        app.login("frank", PASSWORD).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        app.login("frank", new_password).await.status(),
+        StatusCode::OK
+    );
+    let changed = app.events_of(&admin, "password_changed").await;
+    assert_eq!(changed.len(), 1, "{changed:?}");
+    assert_eq!(changed[0]["detail"]["by"], "operator");
+    assert_eq!(changed[0]["detail"]["sessions_revoked"], 1);
+}

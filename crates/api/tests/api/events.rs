@@ -22,7 +22,7 @@ const NEW_PASSWORD: &str = "an entirely new passphrase for alice";
 
 impl TestApp {
     /// One page of `GET /api/admin/events?{query}`, as `admin` (asserted 200).
-    async fn event_page(&self, admin: &Tokens, query: &str) -> Value {
+    pub(crate) async fn event_page(&self, admin: &Tokens, query: &str) -> Value {
         let path = format!("/api/admin/events?{query}");
         let response = self
             .admin_call(Method::GET, &path, &admin.access, None)
@@ -32,7 +32,7 @@ impl TestApp {
     }
 
     /// Every event matching `query`, newest first, following `next` to the last page.
-    async fn events(&self, admin: &Tokens, query: &str) -> Vec<Value> {
+    pub(crate) async fn events(&self, admin: &Tokens, query: &str) -> Vec<Value> {
         let mut all = Vec::new();
         let mut page = self.event_page(admin, &format!("{query}&limit=200")).await;
         loop {
@@ -46,7 +46,7 @@ impl TestApp {
     }
 
     /// The events of one type, newest first.
-    async fn events_of(&self, admin: &Tokens, kind: &str) -> Vec<Value> {
+    pub(crate) async fn events_of(&self, admin: &Tokens, kind: &str) -> Vec<Value> {
         self.events(admin, &format!("type={kind}")).await
     }
 

@@ -11,6 +11,7 @@ mod process;
 mod admin;
 mod cli;
 mod cors;
+mod email;
 mod errors;
 mod events;
 mod faults;

@@ -8,16 +8,20 @@ use serde_json::Value;
 
 use crate::helpers::*;
 
-/// Every (method, path) registered in `startup.rs`'s `routes` and in the OAuth module's
-/// `routes` it configures, read from their source:
+/// Every (method, path) registered in `startup.rs`'s `routes` and in the `routes` of the
+/// modules it configures (OAuth, pages), read from their source:
 /// `web::scope("..")` prefixes the resources inside it, `web::resource("..")` names a path
 /// and `web::get()`, `web::post()`, ... its methods. A route added there without
 /// documentation makes the test below fail.
 fn registered_routes() -> BTreeSet<(String, String)> {
-    ["/src/startup.rs", "/src/routes/oauth/mod.rs"]
-        .into_iter()
-        .flat_map(|file| routes_in(file))
-        .collect()
+    [
+        "/src/startup.rs",
+        "/src/routes/oauth/mod.rs",
+        "/src/routes/pages.rs",
+    ]
+    .into_iter()
+    .flat_map(|file| routes_in(file))
+    .collect()
 }
 
 /// The routes registered by the `fn routes` of `file` (relative to the crate).
@@ -115,7 +119,7 @@ async fn every_registered_route_is_documented_and_nothing_else() {
             "parser missed {route:?}: {registered:?}"
         );
     }
-    assert_eq!(registered.len(), 22, "{registered:?}");
+    assert_eq!(registered.len(), 30, "{registered:?}");
     assert_eq!(documented_routes(&doc), registered);
 }
 

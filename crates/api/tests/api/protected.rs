@@ -388,7 +388,15 @@ async fn me_returns_the_user_object_and_nothing_else(#[case] db: Db) {
     keys.sort_unstable();
     assert_eq!(
         keys,
-        ["created_at", "disabled", "id", "roles", "username"],
+        [
+            "created_at",
+            "disabled",
+            "email",
+            "email_verified",
+            "id",
+            "roles",
+            "username"
+        ],
         "{body}"
     );
     assert_eq!(body["id"], jwt_part(&tokens.access, 1)["sub"]);

@@ -23,8 +23,16 @@ async fn registering_returns_201_and_the_user_object_without_a_hash(#[case] db: 
         .keys()
         .map(String::as_str)
         .collect();
-    assert_eq!(keys.len(), 5, "{user}");
-    for key in ["id", "username", "roles", "disabled", "created_at"] {
+    assert_eq!(keys.len(), 7, "{user}");
+    for key in [
+        "id",
+        "username",
+        "roles",
+        "disabled",
+        "created_at",
+        "email",
+        "email_verified",
+    ] {
         assert!(user.get(key).is_some(), "{key} missing from {user}");
     }
     assert_eq!(user["username"], "Alice", "trimmed, case kept");

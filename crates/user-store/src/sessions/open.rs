@@ -29,8 +29,11 @@ pub enum SessionOpening {
 }
 
 /// The user row, read in the transaction that opens a session.
-const READ_USER: &str =
-    "SELECT id, username, roles, disabled, created_at, password_hash FROM users WHERE id = $1";
+const READ_USER: &str = concat!(
+    "SELECT ",
+    user_columns!(),
+    ", password_hash FROM users WHERE id = $1"
+);
 
 /// On PostgreSQL `FOR SHARE` makes a concurrent password change, disable or role change
 /// (an UPDATE of this row) wait for this transaction, or this one wait for it and then

@@ -73,7 +73,9 @@ const MAX_CHAIN_WALK: usize = 8;
 const FIND: &str = "SELECT rt.session_id, rt.secret_hash, rt.expires_at AS token_expires_at, \
                         rt.spent_at, s.revoked_at AS session_revoked_at, \
                         s.expires_at AS session_expires_at, \
-                        u.id, u.username, u.roles, u.disabled, u.created_at \
+                        u.id, u.username, u.roles, u.disabled, u.created_at, \
+                        COALESCE(u.email, u.pending_email) AS email, \
+                        (u.email IS NOT NULL) AS email_verified \
                     FROM refresh_tokens rt \
                     JOIN sessions s ON s.id = rt.session_id \
                     JOIN users u ON u.id = s.user_id \

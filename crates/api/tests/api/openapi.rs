@@ -20,7 +20,7 @@ fn registered_routes() -> BTreeSet<(String, String)> {
         "/src/routes/pages.rs",
     ]
     .into_iter()
-    .flat_map(|file| routes_in(file))
+    .flat_map(routes_in)
     .collect()
 }
 

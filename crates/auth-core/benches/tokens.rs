@@ -72,6 +72,7 @@ fn tokens(c: &mut Criterion) {
         username: "alice".into(),
         roles: vec!["user".into()],
         amr: Some(vec!["pwd".into()]),
+        client_id: None,
     };
     let fixtures = fixtures(&subject);
 

@@ -100,6 +100,7 @@ mod tests {
             roles: vec![],
             username: "alice".into(),
             amr: None,
+            client_id: "authd".into(),
         })
     }
 

@@ -108,6 +108,7 @@ mod tests {
             username: "alice".into(),
             roles: vec!["admin".into()],
             amr: Some(vec!["pwd".into()]),
+            client_id: None,
         };
         let issued = issuer.issue(&subject).unwrap();
         (keys, issued.token, issued.claims)

@@ -351,6 +351,7 @@ mod tests {
             username: "alice".into(),
             roles: vec!["admin".into()],
             amr: Some(vec!["pwd".into()]),
+            client_id: None,
         }
     }
 
@@ -654,6 +655,7 @@ mod tests {
             roles: vec![],
             amr: None,
             username: "alice".into(),
+            client_id: "authd".into(),
         }
     }
 

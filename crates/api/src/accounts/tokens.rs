@@ -30,6 +30,7 @@ pub fn issue(
         username: user.username.clone(),
         roles: user.roles.0.clone(),
         amr: Some(amr.to_vec()),
+        client_id: None,
     };
     let access = accounts
         .keys

@@ -19,8 +19,24 @@ use uuid::Uuid;
 use crate::accounts::AccountError;
 use crate::accounts::admin::{self as accounts_admin, MAX_ROLE_CHARS, MAX_ROLES};
 use crate::error::{ApiError, ErrorBody};
-use crate::routes::{JsonBody, origin};
+use crate::routes::{JsonBody, clients, events, origin};
 use crate::state::AppState;
+
+/// The routes of the admin scope, mounted at `/api/admin` behind the bearer guard and
+/// [`require_admin`].
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/users").route(web::get().to(list_users)))
+        .service(web::resource("/events").route(web::get().to(events::list_events)))
+        .service(web::resource("/users/{id}").route(web::patch().to(update_user)))
+        .service(web::resource("/users/{id}/sessions").route(web::delete().to(revoke_sessions)))
+        .service(web::resource("/users/{id}/mfa").route(web::delete().to(reset_mfa)))
+        .service(
+            web::resource("/clients")
+                .route(web::get().to(clients::list))
+                .route(web::post().to(clients::create)),
+        )
+        .service(web::resource("/clients/{client_id}").route(web::delete().to(clients::delete)));
+}
 
 /// The role that opens the admin scope.
 pub const ADMIN_ROLE: &str = "admin";

@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod clients;
 pub mod email;
 pub mod events;
 pub mod health;
@@ -10,6 +11,7 @@ pub mod jwks;
 pub mod login;
 pub mod me;
 pub mod mfa;
+pub mod oauth;
 pub mod pages;
 
 use std::future::Future;

@@ -28,6 +28,7 @@ fn forged_with(pem: &[u8]) -> (String, String) {
         username: "mallory".into(),
         roles: vec!["admin".into()],
         amr: Some(vec!["pwd".into()]),
+        client_id: None,
     };
     let issuer = TokenIssuer::new(
         KeySet::new(key),

@@ -23,6 +23,7 @@ mod login;
 mod logout;
 mod logs;
 mod mfa;
+mod oauth;
 mod observability;
 mod openapi;
 mod protected;

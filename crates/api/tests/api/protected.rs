@@ -71,7 +71,15 @@ async fn session_returns_exactly_the_verified_claims_of_the_token(#[case] db: Db
     let body: Value = response.json().await.unwrap();
     let claims = jwt_part(&tokens.access, 1);
     let keys = [
-        "sub", "sid", "username", "roles", "exp", "iat", "jti", "amr",
+        "sub",
+        "sid",
+        "username",
+        "roles",
+        "exp",
+        "iat",
+        "jti",
+        "client_id",
+        "amr",
     ];
     assert_eq!(
         body.as_object().unwrap().len(),
@@ -85,6 +93,7 @@ async fn session_returns_exactly_the_verified_claims_of_the_token(#[case] db: Db
     assert_eq!(body["username"], "alice");
     assert_eq!(body["roles"], json!([]));
     assert_eq!(body["amr"], json!(["pwd"]));
+    assert_eq!(body["client_id"], "authd");
 }
 
 #[rstest]

@@ -55,6 +55,7 @@ pub fn token_of(keys: &KeySet) -> String {
         username: "alice".into(),
         roles: vec![],
         amr: Some(vec!["pwd".into()]),
+        client_id: None,
     };
     TokenIssuer::new(
         keys.clone(),

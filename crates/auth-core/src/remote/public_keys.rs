@@ -172,6 +172,7 @@ mod tests {
             username: "alice".into(),
             roles: vec!["admin".into()],
             amr: Some(vec!["pwd".into()]),
+            client_id: None,
         }
     }
 

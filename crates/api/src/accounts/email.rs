@@ -3,17 +3,20 @@
 //! "Account recovery: email"). No answer here says whether an address is in use: a pending
 //! address is never refused as taken, only a verification can find it taken.
 
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use lettre::message::Mailbox;
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::Semaphore;
-use user_store::{OneTimeToken, Origin, ThrottlePolicy, TokenIssue, TokenPurpose, User, Username};
+use user_store::{
+    OneTimeToken, Origin, ThrottlePolicy, TokenIssue, TokenPurpose, User, UserCredentials,
+    Username,
+};
 use uuid::Uuid;
 
 use crate::accounts::attempts::Attempt;
+use crate::accounts::events::{self, CHECK_EMAIL_CHANGE, FailureReason};
 use crate::accounts::{AccountError, Accounts};
 use crate::email::{Links, Mailer};
 use crate::metrics::LoginOutcome;
@@ -109,7 +112,8 @@ pub struct EmailChange {
     pub user_id: Uuid,
     pub email: String,
     pub password: SecretString,
-    pub client: Option<IpAddr>,
+    /// The client (its address counts against the login throttle) and `User-Agent`.
+    pub origin: Origin,
 }
 
 /// Checks the password (counted against the login throttle, like a login: a stolen access
@@ -132,17 +136,7 @@ async fn decide_change(accounts: &Accounts, change: EmailChange) -> Result<(), A
         .find_credentials_by_id(change.user_id)
         .await?
         .ok_or(AccountError::AccountGone)?;
-    let name = Username::of_stored_user(&credentials.user.username);
-    let attempt = Attempt::admit(accounts, Some(&name), change.client).await?;
-    let stored_hash = Some(credentials.password_hash.clone());
-    let (attempt, verified) = attempt
-        .check(accounts, users.hasher.verify(change.password, stored_hash))
-        .await?;
-    if !verified {
-        tracing::debug!("email change refused: wrong password");
-        return Err(AccountError::PasswordMismatch);
-    }
-    attempt.succeeded(accounts).await;
+    check_password(accounts, &credentials, change.password, &change.origin).await?;
     let token = OneTimeToken::generate()?;
     let issue = TokenIssue {
         user_id: change.user_id,
@@ -173,6 +167,36 @@ async fn decide_change(accounts: &Accounts, change: EmailChange) -> Result<(), A
             .enqueue(Links::change_notice(to, username, &email));
     }
     tracing::info!(user_id = %change.user_id, "email change requested");
+    Ok(())
+}
+
+/// Checks the password of an email change as a login's is checked, and records a wrong
+/// or throttled one as `login_failed` or `login_throttled` (`detail.check`:
+/// `email_change`), as a password change does: both checks look alike in the events.
+async fn check_password(
+    accounts: &Accounts,
+    credentials: &UserCredentials,
+    password: SecretString,
+    origin: &Origin,
+) -> Result<(), AccountError> {
+    let store = &accounts.users.store;
+    let name = Username::of_stored_user(&credentials.user.username);
+    let check = Some(CHECK_EMAIL_CHANGE);
+    let attempt = Attempt::admit(accounts, Some(&name), origin.ip).await;
+    if let Err(AccountError::TooManyAttempts { .. }) = &attempt {
+        events::login_throttled(store, Some(&name), origin, check).await;
+    }
+    let stored_hash = Some(credentials.password_hash.clone());
+    let (attempt, verified) = attempt?
+        .check(accounts, accounts.users.hasher.verify(password, stored_hash))
+        .await?;
+    if !verified {
+        tracing::debug!("email change refused: wrong password");
+        let reason = FailureReason::WrongPassword;
+        events::login_failed(store, Some(credentials.user.id), origin, reason, check).await;
+        return Err(AccountError::PasswordMismatch);
+    }
+    attempt.succeeded(accounts).await;
     Ok(())
 }
 

@@ -46,6 +46,8 @@ impl FailureReason {
 
 /// Which password check an event is about, in `detail.check` (a login has none).
 pub const CHECK_PASSWORD_CHANGE: &str = "password_change";
+/// The password checked by `PUT /api/me/email`.
+pub const CHECK_EMAIL_CHANGE: &str = "email_change";
 
 /// Records `login_failed` for `user_id` (`None`: unknown name). `check` names a check
 /// other than a login.

@@ -53,7 +53,7 @@ pub async fn change_email(
         user_id: claims.sub,
         email: body.email,
         password: body.password,
-        client: state.trusted_proxies.client_address(&req),
+        origin: origin(&state, &req, Actor::Client),
     };
     email::change_email(&state.accounts, change).await?;
     Ok(HttpResponse::Accepted().json(serde_json::json!({})))

@@ -532,6 +532,50 @@ async fn changing_the_email_checks_the_password_against_the_login_throttle(#[cas
     assert_error(login, StatusCode::TOO_MANY_REQUESTS, "too_many_attempts").await;
 }
 
+/// A wrong or throttled password on `PUT /api/me/email` is recorded as on
+/// `PUT /api/me/password`: `login_failed` and `login_throttled`, `detail.check` naming it.
+#[rstest]
+#[case::sqlite(Db::Sqlite)]
+#[case::postgres(Db::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_and_throttled_passwords_of_an_email_change_are_security_events(#[case] db: Db) {
+    let Some((app, sink)) = email_app(db, &[("LOGIN_FREE_FAILURES", "1")]).await else {
+        return;
+    };
+    let admin = app.admin("root").await;
+    verified_user(&app, &sink, "judy", "judy@example.com", 1).await;
+    let tokens = app.tokens("judy").await;
+    let me: Value = app.http.me(&tokens.access).await.json().await.unwrap();
+    let judy = me["id"].clone();
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        let wrong = put_email(&app, &tokens.access, "x@example.com", "wrong password!").await;
+        statuses.push(wrong.status());
+    }
+    assert_eq!(
+        statuses,
+        [
+            StatusCode::BAD_REQUEST,
+            StatusCode::BAD_REQUEST,
+            StatusCode::TOO_MANY_REQUESTS
+        ]
+    );
+    let failed = app.events_of(&admin, "login_failed").await;
+    assert_eq!(failed.len(), 2, "{failed:?}");
+    for event in &failed {
+        assert_eq!(event["user_id"], judy, "{event}");
+        let detail = json!({"reason": "wrong_password", "check": "email_change"});
+        assert_eq!(event["detail"], detail, "{event}");
+    }
+    let throttled = app.events_of(&admin, "login_throttled").await;
+    let [event] = &throttled[..] else {
+        panic!("{throttled:?}")
+    };
+    assert_eq!(event["user_id"], judy, "{event}");
+    assert_eq!(event["detail"], json!({"check": "email_change"}), "{event}");
+    assert_eq!(event["ip"], "127.0.0.1", "{event}");
+}
+
 #[rstest]
 #[case::sqlite(Db::Sqlite)]
 #[case::postgres(Db::Postgres)]

@@ -532,6 +532,37 @@ async fn changing_the_email_checks_the_password_against_the_login_throttle(#[cas
     assert_error(login, StatusCode::TOO_MANY_REQUESTS, "too_many_attempts").await;
 }
 
+/// One account cannot make authd mail an address of its choosing without bound: a few
+/// changes go through, then 429 (the right login is not throttled by it).
+#[rstest]
+#[case::sqlite(Db::Sqlite)]
+#[case::postgres(Db::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn email_changes_are_limited_per_user(#[case] db: Db) {
+    let Some((app, sink)) = email_app(db, &[]).await else {
+        return;
+    };
+    verified_user(&app, &sink, "kim", "kim@example.com", 1).await;
+    let tokens = app.tokens("kim").await;
+    let mut accepted = 0;
+    for _ in 0..8 {
+        let response = put_email(&app, &tokens.access, "target@victim.example", PASSWORD).await;
+        match response.status() {
+            StatusCode::ACCEPTED => accepted += 1,
+            _ => {
+                assert!(response.headers().contains_key("retry-after"));
+                assert_error(response, StatusCode::TOO_MANY_REQUESTS, "too_many_attempts").await;
+            }
+        }
+    }
+    assert!((3..=4).contains(&accepted), "{accepted} changes accepted");
+    assert_eq!(app.http.login("kim", PASSWORD).await.status(), StatusCode::OK);
+    // Two messages per accepted change, besides the first verification.
+    sink.message(1 + 2 * accepted).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(sink.messages().len(), 1 + 2 * accepted);
+}
+
 /// A wrong or throttled password on `PUT /api/me/email` is recorded as on
 /// `PUT /api/me/password`: `login_failed` and `login_throttled`, `detail.check` naming it.
 #[rstest]

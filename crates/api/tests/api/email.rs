@@ -532,6 +532,52 @@ async fn changing_the_email_checks_the_password_against_the_login_throttle(#[cas
     assert_error(login, StatusCode::TOO_MANY_REQUESTS, "too_many_attempts").await;
 }
 
+/// The pages' refusals reach the person as the page says them (HTML, with the reason),
+/// not as the generic JSON error that other non-JSON errors become.
+#[rstest]
+#[case::sqlite(Db::Sqlite)]
+#[case::postgres(Db::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pages_refusals_are_html_with_their_reason(#[case] db: Db) {
+    let Some((app, sink)) = email_app(db, &[]).await else {
+        return;
+    };
+    verified_user(&app, &sink, "lena", "lena@example.com", 1).await;
+    forgot(&app, &json!({"username": "lena"})).await;
+    let token = token_in(&sink.message(2).await);
+    let form = |path: &str, body: String| {
+        app.http
+            .client
+            .post(app.http.url(path))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+    };
+    let bogus = "A".repeat(43);
+    let cases = [
+        (
+            form("/reset-password", format!("token={token}&new_password=lena"))
+                .await
+                .unwrap(),
+            "That password cannot be used",
+        ),
+        (
+            form("/verify-email", format!("token={bogus}"))
+                .await
+                .unwrap(),
+            "This link is invalid",
+        ),
+    ];
+    for (response, reason) in cases {
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        let content_type = response.headers()["content-type"].to_str().unwrap();
+        assert!(content_type.starts_with("text/html"), "{content_type}");
+        assert!(response.headers().contains_key("content-security-policy"));
+        let body = response.text().await.unwrap();
+        assert!(body.contains(reason), "{body}");
+    }
+}
+
 /// One account cannot make authd mail an address of its choosing without bound: a few
 /// changes go through, then 429 (the right login is not throttled by it).
 #[rstest]

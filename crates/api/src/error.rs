@@ -12,6 +12,8 @@ use serde::Serialize;
 
 /// The realm of the protected scope, in every `WWW-Authenticate` challenge (RFC 6750 §3).
 pub const REALM: &str = "api";
+/// The realm of the `Basic` challenge of the OAuth endpoints' `invalid_client`.
+pub const OAUTH_REALM: &str = "authd";
 
 /// Every failure an HTTP request can end in: the accounts layer's refusals, and what only
 /// a transport can get wrong (the request's shape, its bearer token, its timing).
@@ -27,6 +29,9 @@ pub enum ApiError {
     /// 403 on the admin scope: the token is valid but lacks the role (RFC 6750 §3.1).
     #[error("this endpoint needs the admin role")]
     InsufficientScope,
+    /// 403 on `/api/me`: a client's own token stands for no user.
+    #[error("this endpoint needs a user's token, not a client's")]
+    NotAUser,
     #[error("no route matches this path")]
     NotFound,
     #[error("this method is not allowed on this path")]
@@ -35,6 +40,12 @@ pub enum ApiError {
     PayloadTooLarge,
     #[error("the request body must be JSON (Content-Type: application/json)")]
     UnsupportedMediaType,
+    /// The OAuth endpoints take form bodies only (RFC 6749 §3.2).
+    #[error("the request body must be a form (Content-Type: application/x-www-form-urlencoded)")]
+    FormExpected,
+    /// RFC 6749 §5.2 `unsupported_grant_type`.
+    #[error("this grant type is not supported")]
+    UnsupportedGrantType,
     /// The database does not answer (readiness), or a 503 from outside our handlers.
     #[error("the service is temporarily unavailable, retry shortly")]
     Unavailable,
@@ -97,6 +108,9 @@ enum Challenge {
     Bare,
     InvalidToken,
     InsufficientScope,
+    /// `invalid_client` at the OAuth endpoints: HTTP Basic is how a client authenticates
+    /// (RFC 6749 §5.2).
+    Basic,
 }
 
 impl ApiError {
@@ -122,7 +136,11 @@ impl ApiError {
                 A::WeakPassword(_) => (400, "weak_password", No),
                 A::InvalidRoles(_) => (400, "invalid_request", No),
                 A::InvalidGrant(_) => (401, "invalid_grant", No),
-                A::UserNotFound | A::UnknownKey { .. } => (404, "not_found", No),
+                A::InvalidClient => (401, "invalid_client", Ch(Challenge::Basic)),
+                A::InvalidClientName { .. } => (400, "invalid_request", No),
+                A::UserNotFound | A::ClientNotFound | A::UnknownKey { .. } => {
+                    (404, "not_found", No)
+                }
                 A::AccountGone => (401, "invalid_token", Ch(Challenge::InvalidToken)),
                 A::KeyInUse { .. } => (400, "invalid_request", No),
                 A::Unavailable | A::Busy => (503, "unavailable", RetryAfter(1)),
@@ -133,13 +151,16 @@ impl ApiError {
                 (401, "invalid_token", Ch(Challenge::Bare))
             }
             ApiError::Unauthorized(_) => (401, "invalid_token", Ch(Challenge::InvalidToken)),
-            ApiError::InsufficientScope => {
+            ApiError::InsufficientScope | ApiError::NotAUser => {
                 (403, "insufficient_scope", Ch(Challenge::InsufficientScope))
             }
             ApiError::NotFound => (404, "not_found", No),
             ApiError::MethodNotAllowed => (405, "method_not_allowed", No),
             ApiError::PayloadTooLarge => (413, "payload_too_large", No),
-            ApiError::UnsupportedMediaType => (415, "unsupported_media_type", No),
+            ApiError::UnsupportedMediaType | ApiError::FormExpected => {
+                (415, "unsupported_media_type", No)
+            }
+            ApiError::UnsupportedGrantType => (400, "unsupported_grant_type", No),
             ApiError::Unavailable | ApiError::TimedOut => (503, "unavailable", RetryAfter(1)),
             ApiError::BodyTimeout => (408, "request_timeout", CloseConnection),
             ApiError::Internal(_) => (500, "server_error", No),
@@ -232,10 +253,11 @@ impl ResponseError for ApiError {
 }
 
 /// RFC 6750 §3: no error attributes when no token was sent, the error and its
-/// description when one was refused.
+/// description when one was refused; a `Basic` challenge for a client (RFC 7617 §2).
 fn bearer_challenge(challenge: Challenge, description: &str) -> String {
     let error = match challenge {
         Challenge::Bare => return format!(r#"Bearer realm="{REALM}""#),
+        Challenge::Basic => return format!(r#"Basic realm="{OAUTH_REALM}""#),
         Challenge::InvalidToken => "invalid_token",
         Challenge::InsufficientScope => "insufficient_scope",
     };

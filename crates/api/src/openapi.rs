@@ -8,7 +8,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{RefOr, Required};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{admin, auth, email, events, health, jwks, login, me, pages};
+use crate::routes::{admin, auth, clients, email, events, health, jwks, login, me, oauth, pages};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -36,6 +36,13 @@ use crate::routes::{admin, auth, email, events, health, jwks, login, me, pages};
         admin::list_users,
         admin::update_user,
         admin::revoke_sessions,
+        clients::create,
+        clients::list,
+        clients::delete,
+        oauth::token::token,
+        oauth::introspect::introspect,
+        oauth::revoke::revoke,
+        oauth::metadata::metadata,
         events::list_events,
         jwks::jwks,
         health::healthz,
@@ -46,7 +53,8 @@ use crate::routes::{admin, auth, email, events, health, jwks, login, me, pages};
     tags(
         (name = "auth", description = "Register, log in, refresh, log out"),
         (name = "api", description = "The caller's own session and account (bearer token)"),
-        (name = "admin", description = "Users, sessions and security events (bearer token with the admin role)"),
+        (name = "admin", description = "Users, sessions, security events and OAuth clients (bearer token with the admin role)"),
+        (name = "oauth", description = "OAuth 2.0: token (RFC 6749), introspection (RFC 7662), revocation (RFC 7009), metadata (RFC 8414); form bodies"),
         (name = "pages", description = "The HTML pages the links in messages open"),
         (name = "operations", description = "Health, readiness, keys and this document"),
     )

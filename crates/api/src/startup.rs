@@ -26,7 +26,8 @@ use crate::metrics::Metrics;
 use crate::openapi::{self, OpenApiJson};
 use crate::purge::{purge_policy, spawn_purge};
 use crate::rate_limit::AddressRateLimiter;
-use crate::routes::{admin, auth, email, events, health, jwks, login, me, pages};
+use crate::routes::oauth::metadata::Metadata;
+use crate::routes::{admin, auth, clients, email, events, health, jwks, login, me, oauth, pages};
 use crate::server::{AppParts, http_server, metrics_server};
 use crate::signing::{ensure_data_dir, hs256_secret, load_key_set};
 use crate::state::AppState;
@@ -185,6 +186,7 @@ pub async fn build_state(settings: &Settings) -> anyhow::Result<AppState> {
         trusted_proxies: settings.http.trusted_proxies.clone(),
         request_body_timeout: settings.http.body_timeout,
         metrics,
+        oauth_metadata: Metadata::new(&settings.http.public_url, &settings.tokens.issuer),
     })
 }
 
@@ -274,9 +276,14 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
         web::scope("/api")
             .wrap(bearer)
             .service(web::resource("/session").route(web::get().to(me::session)))
-            .service(web::resource("/me").route(web::get().to(me::me)))
-            .service(web::resource("/me/password").route(web::put().to(me::change_password)))
-            .service(web::resource("/me/email").route(web::put().to(email::change_email)))
+            .service(
+                // A client's own token is not a user's (API.md, OAuth 2.0).
+                web::scope("/me")
+                    .wrap(from_fn(me::require_user))
+                    .service(web::resource("").route(web::get().to(me::me)))
+                    .service(web::resource("/password").route(web::put().to(me::change_password)))
+                    .service(web::resource("/email").route(web::put().to(email::change_email))),
+            )
             .service(
                 web::scope("/admin")
                     .wrap(from_fn(admin::require_admin))
@@ -288,19 +295,20 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
                     .service(
                         web::resource("/users/{id}/sessions")
                             .route(web::delete().to(admin::revoke_sessions)),
+                    )
+                    .service(
+                        web::resource("/clients")
+                            .route(web::get().to(clients::list))
+                            .route(web::post().to(clients::create)),
+                    )
+                    .service(
+                        web::resource("/clients/{client_id}")
+                            .route(web::delete().to(clients::delete)),
                     ),
             ),
     )
-    .service(
-        web::resource("/verify-email")
-            .route(web::get().to(pages::verify_page))
-            .route(web::post().to(pages::verify_submit)),
-    )
-    .service(
-        web::resource("/reset-password")
-            .route(web::get().to(pages::reset_page))
-            .route(web::post().to(pages::reset_submit)),
-    )
+    .configure(oauth::routes)
+    .configure(pages::routes)
     .service(web::resource("/.well-known/jwks.json").route(web::get().to(jwks::jwks)))
     .service(web::resource("/healthz").route(web::get().to(health::healthz)))
     .service(web::resource("/readyz").route(web::get().to(health::readyz)))

@@ -3,6 +3,7 @@ use std::time::Duration;
 use crate::accounts::Accounts;
 use crate::client_address::TrustedProxies;
 use crate::metrics::Metrics;
+use crate::routes::oauth::metadata::Metadata;
 
 /// What every handler shares, passed as `web::Data<AppState>` (no globals): the accounts
 /// layer, and what only the HTTP transport needs.
@@ -16,4 +17,6 @@ pub struct AppState {
     pub request_body_timeout: Duration,
     /// The registry `/metrics` renders (the accounts layer counts into a clone of it).
     pub metrics: Metrics,
+    /// `GET /.well-known/oauth-authorization-server`, rendered at start.
+    pub oauth_metadata: Metadata,
 }

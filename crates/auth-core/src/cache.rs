@@ -99,6 +99,7 @@ mod tests {
             exp,
             roles: vec![],
             username: "alice".into(),
+            client_id: "authd".into(),
         })
     }
 

@@ -19,11 +19,31 @@ pub struct Claims {
     pub exp: i64,
     pub roles: Vec<String>,
     pub username: String,
+    /// The registered client that obtained the token (RFC 9068 §2.2), or [`AUTHD_CLIENT`]
+    /// for authd's own login endpoints. A token issued before authd wrote this claim was
+    /// issued by those endpoints, so that is what its absence means.
+    #[serde(default = "authd_client")]
+    pub client_id: String,
+}
+
+/// The `client_id` of tokens issued by authd's own login endpoints (no registered client).
+pub const AUTHD_CLIENT: &str = "authd";
+
+fn authd_client() -> String {
+    AUTHD_CLIENT.to_owned()
 }
 
 impl Claims {
     /// Whether the token carries `role` (exact, case-sensitive match).
     pub fn has_role(&self, role: &str) -> bool {
         self.roles.iter().any(|r| r == role)
+    }
+
+    /// Whether this is a client's own token (client credentials grant) rather than a
+    /// user's: exactly when `sub` equals `client_id` (API.md, Tokens).
+    pub fn is_client_token(&self) -> bool {
+        self.client_id
+            .parse::<Uuid>()
+            .is_ok_and(|id| id == self.sub)
     }
 }

@@ -1,7 +1,7 @@
 use jsonwebtoken::Header;
 use uuid::Uuid;
 
-use crate::{Claims, KeySet, unix_now};
+use crate::{AUTHD_CLIENT, Claims, KeySet, unix_now};
 
 /// Who an access token is for: copied from the store at issue time.
 #[derive(Debug, Clone)]
@@ -10,6 +10,9 @@ pub struct TokenSubject {
     pub session_id: Uuid,
     pub username: String,
     pub roles: Vec<String>,
+    /// The registered client the token is issued to (its `client_id` claim), or `None`
+    /// for authd's own login endpoints ([`AUTHD_CLIENT`]).
+    pub client_id: Option<Uuid>,
 }
 
 /// A freshly signed access token and what a client needs to know about it.
@@ -52,7 +55,7 @@ impl TokenIssuer {
     /// let issuer = TokenIssuer::new(keys.clone(), "authd".into(), "api".into(),
     ///     std::time::Duration::from_secs(900));
     /// let subject = TokenSubject { user_id: uuid::Uuid::now_v7(), session_id: uuid::Uuid::now_v7(),
-    ///     username: "alice".into(), roles: vec![] };
+    ///     username: "alice".into(), roles: vec![], client_id: None };
     /// let issued = issuer.issue(&subject).unwrap();
     /// let verifier = Verifier::new(keys, VerifierConfig::new("authd", "api"));
     /// assert_eq!(verifier.verify(&issued.token).unwrap().sub, subject.user_id);
@@ -74,6 +77,9 @@ impl TokenIssuer {
             exp: now.saturating_add(self.ttl_secs),
             roles: subject.roles.clone(),
             username: subject.username.clone(),
+            client_id: subject
+                .client_id
+                .map_or_else(|| AUTHD_CLIENT.to_owned(), |id| id.to_string()),
         };
         let mut header = Header::new(key.algorithm().to_jwt());
         header.typ = Some(ACCESS_TOKEN_TYP.to_owned());

@@ -5,6 +5,7 @@
 //! - [`TokenIssuer`]: signs access tokens; [`Verifier`]: checks them (RFC 8725 practices).
 //! - [`StoredRefreshToken`]: an opaque refresh token as it is stored (its selector and the
 //!   hash of its secret); [`PresentedRefreshToken`]: one as a client sent it.
+//! - [`ClientSecretHash`]: a registered client's secret as it is stored (SHA-256).
 //! - [`RevokedSessions`]: the in-memory set of revoked, not yet expired session ids.
 //! - `RemoteVerifier` (feature `remote`): the same checks in another service, with the keys
 //!   of authd's JWKS, cached for the JWKS's `Cache-Control: max-age` and never trusted past
@@ -20,6 +21,7 @@
 
 mod cache;
 mod claims;
+mod client_secret;
 mod issuer;
 mod keys;
 mod refresh;
@@ -29,7 +31,8 @@ mod revoked;
 mod signer;
 pub mod verifier;
 
-pub use claims::Claims;
+pub use claims::{AUTHD_CLIENT, Claims};
+pub use client_secret::ClientSecretHash;
 pub use issuer::{IssuedAccessToken, TokenIssuer, TokenSubject};
 pub use keys::{Algorithm, KeyError, KeySet, SigningKey};
 pub use refresh::{PresentedRefreshToken, RefreshChainKey, StoredRefreshToken};

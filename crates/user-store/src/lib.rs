@@ -1,5 +1,5 @@
 //! authd's users, sessions and refresh tokens on SQLite or PostgreSQL, password hashing,
-//! and the housekeeping that deletes what can no longer matter.
+//! registered OAuth clients, and the housekeeping that deletes what can no longer matter.
 //!
 //! [`Store`] is one type over both databases: the schema is the same on each (see
 //! `migrations/`), so every query is written once and run on whichever pool is configured.
@@ -16,6 +16,7 @@ macro_rules! user_columns {
     };
 }
 
+mod clients;
 mod email;
 mod error;
 pub mod events;
@@ -36,6 +37,7 @@ mod users;
 
 /// Argon2id cost parameters (memory in KiB, iterations, parallelism).
 pub use argon2::Params as HashParams;
+pub use clients::{Client, ClientCredentials, GenerationRevocation};
 pub use email::{
     OneTimeToken, RecoveryTarget, ResetHolder, TokenIssue, TokenPurpose, email_key, password_stamp,
     token_hash,
@@ -47,7 +49,7 @@ pub use events::{
 pub use password::{HasherOptions, MAX_HASH_ITERATIONS, MAX_HASH_MEMORY_KIB, PasswordHasher};
 pub use purge::{ENDED_SESSION_MARGIN, PURGE_RULES, PurgePolicy, PurgeRule, Purged};
 pub use revocation_feed::spawn_revocation_feed;
-pub use sessions::{RevocationReason, Rotation, SessionOpening};
+pub use sessions::{RefreshTokenState, RevocationReason, Rotation, SessionOpening};
 pub use signing_keys::StoredKey;
 pub use store::{Store, StoreOptions};
 pub use strength::{PasswordError, check_password_strength};

@@ -152,6 +152,16 @@ pub static PURGE_RULES: &[PurgeRule] = &[
                 AND expires_at < $1",
         cutoff: |policy, now| now.minus(policy.ended_session_retention()),
     },
+    // A revoked client generation matters as long as a revoked session: until its last
+    // access token has expired, every replica must be able to load it at start.
+    PurgeRule {
+        table: "client_generations",
+        what: "client token generations revoked long enough ago",
+        batch: "DELETE FROM client_generations WHERE id IN \
+                (SELECT id FROM client_generations WHERE revoked_at < $1 LIMIT $2) \
+                AND revoked_at < $1",
+        cutoff: |policy, now| now.minus(policy.ended_session_retention()),
+    },
     // Stale once `max(last_failure_at, blocked_until) + window < now`: the window counts
     // from the end of the block.
     PurgeRule {

@@ -1,10 +1,13 @@
 //! Sessions and their refresh tokens: opening one after a login ([`open`]), rotating a
-//! refresh token ([`rotate`]), and revoking ([`revoke`]).
+//! refresh token ([`rotate`]), revoking ([`revoke`]), and reading a refresh token's state
+//! ([`inspect`]).
 
+mod inspect;
 mod open;
 mod revoke;
 mod rotate;
 
+pub use inspect::RefreshTokenState;
 pub use open::SessionOpening;
 pub(crate) use revoke::REVOKE_USER_SESSIONS;
 pub use revoke::RevocationReason;

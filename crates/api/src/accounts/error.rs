@@ -52,6 +52,15 @@ pub enum AccountError {
     /// The signed-in user's own account is gone (deleted after the token was issued).
     #[error("the user no longer exists")]
     AccountGone,
+    /// Client authentication failed (RFC 6749 §5.2 `invalid_client`): an unknown client,
+    /// a wrong secret, or no secret.
+    #[error("client authentication failed")]
+    InvalidClient,
+    /// An operator named a client that does not exist.
+    #[error("no client has this id")]
+    ClientNotFound,
+    #[error("a client name must be 1 to {max_chars} characters without control characters")]
+    InvalidClientName { max_chars: usize },
     /// No stored signing key of this algorithm has this id.
     #[error("no {alg} key with kid {kid}")]
     UnknownKey { alg: String, kid: String },

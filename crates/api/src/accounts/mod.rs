@@ -14,6 +14,9 @@
 //! - [`admin`]: what an operator does to users (list, roles, disable, enable, revoke).
 //! - [`sessions`]: where a session is revoked: the one call that writes the store and
 //!   updates this replica's revoked set.
+//! - [`clients`]: registered OAuth clients: create, list, delete, authenticate, and the
+//!   client credentials grant.
+//! - [`oauth`]: what introspection (RFC 7662) and revocation (RFC 7009) decide.
 //! - [`keys`]: where a signing key is listed, rotated and retired.
 //! - [`email`]: users' addresses: their syntax, changing one, verifying it.
 //! - [`recovery`]: a forgotten password: the reset request, the reset, the operator's
@@ -29,12 +32,14 @@
 
 pub mod admin;
 pub mod attempts;
+pub mod clients;
 pub mod email;
 pub mod error;
 pub mod events;
 pub mod keys;
 pub mod login;
 pub mod logout;
+pub mod oauth;
 pub mod password;
 pub mod recovery;
 pub mod refresh;

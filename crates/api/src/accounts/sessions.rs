@@ -2,7 +2,8 @@
 //! learns of it through its revocation feed, and refresh tokens stop working at once) and
 //! this replica's in-memory revoked set (so its access tokens stop working here at once,
 //! not at the next poll). Every store call that revokes goes through [`Sessions`], which
-//! does both: no caller can write one half and forget the other.
+//! does both: no caller can write one half and forget the other. A client's token
+//! generations (the `sid` of its tokens) are revoked the same way.
 
 use std::time::Duration;
 
@@ -149,6 +150,31 @@ impl Sessions {
             self.remember(vec![*session_id]);
         }
         Ok(rotation)
+    }
+
+    /// Deletes a client and revokes its token generations (see
+    /// [`crate::accounts::clients::delete`]); `false` when there is no such client.
+    pub async fn delete_client(
+        &self,
+        client_id: Uuid,
+        origin: &Origin,
+    ) -> Result<bool, AccountError> {
+        let revoked = self.store.delete_client(client_id, origin).await?;
+        Ok(revoked.map(|revoked| self.remember(revoked)).is_some())
+    }
+
+    /// Revokes the client's token generation `generation` (every token issued to it so
+    /// far) and gives the client a fresh one (RFC 7009 for a client's token).
+    pub async fn revoke_client_generation(
+        &self,
+        client_id: Uuid,
+        generation: Uuid,
+    ) -> Result<Vec<Uuid>, AccountError> {
+        let revoked = self
+            .store
+            .revoke_client_generation(client_id, generation)
+            .await?;
+        Ok(self.remember(revoked))
     }
 
     /// Makes revocations done by this replica take effect here at once (the others learn

@@ -27,6 +27,7 @@ pub fn issue(
         session_id,
         username: user.username.clone(),
         roles: user.roles.0.clone(),
+        client_id: None,
     };
     let access = accounts
         .keys

@@ -1,6 +1,7 @@
 //! The command line: `authd` serves; `authd migrate`, `authd user ...`, `authd sessions
-//! revoke`, `authd keys ...`, `authd purge`, `authd config check`.
+//! revoke`, `authd clients ...`, `authd keys ...`, `authd purge`, `authd config check`.
 
+mod clients;
 pub mod config_check;
 mod keys;
 mod purge;
@@ -11,6 +12,7 @@ mod users;
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 
+pub use clients::ClientsCommand;
 pub use keys::KeysCommand;
 pub use sessions::SessionsCommand;
 pub use users::UserCommand;
@@ -44,6 +46,11 @@ pub enum Command {
     Sessions {
         #[command(subcommand)]
         command: SessionsCommand,
+    },
+    /// Manage OAuth clients (service accounts).
+    Clients {
+        #[command(subcommand)]
+        command: ClientsCommand,
     },
     /// Manage signing keys.
     Keys {
@@ -95,6 +102,7 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         }
         Command::User { command } => users::run(command, &settings).await?,
         Command::Sessions { command } => sessions::run(command, &settings).await?,
+        Command::Clients { command } => clients::run(command, &settings).await?,
         Command::Purge => purge::purge(&settings).await?,
         Command::Openapi
         | Command::Config {

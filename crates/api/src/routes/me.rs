@@ -2,7 +2,10 @@
 
 use std::sync::Arc;
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use auth_core::Claims;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
@@ -25,6 +28,8 @@ pub struct SessionView<'a> {
     exp: i64,
     iat: i64,
     jti: Uuid,
+    /// The client that obtained the token (`authd` for the login endpoints).
+    client_id: &'a str,
 }
 
 /// The verified claims, straight from the token: no database read.
@@ -42,7 +47,24 @@ pub async fn session(claims: web::ReqData<Arc<Claims>>) -> HttpResponse {
         exp: claims.exp,
         iat: claims.iat,
         jti: claims.jti,
+        client_id: &claims.client_id,
     })
+}
+
+/// Guards `/api/me` and its sub-resources, inside the bearer guard: a client's own token
+/// (client credentials grant) stands for no user, so it gets 403 `insufficient_scope`.
+pub async fn require_user(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let is_client = req
+        .extensions()
+        .get::<Arc<Claims>>()
+        .is_some_and(|claims| claims.is_client_token());
+    if is_client {
+        return Ok(req.error_response(ApiError::NotAUser));
+    }
+    Ok(next.call(req).await?.map_into_boxed_body())
 }
 
 /// The caller's user, from the store.

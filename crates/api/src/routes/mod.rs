@@ -3,12 +3,14 @@
 
 pub mod admin;
 pub mod auth;
+pub mod clients;
 pub mod email;
 pub mod events;
 pub mod health;
 pub mod jwks;
 pub mod login;
 pub mod me;
+pub mod oauth;
 pub mod pages;
 
 use std::future::Future;

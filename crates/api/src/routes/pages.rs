@@ -17,6 +17,20 @@ use crate::accounts::recovery::reset_password;
 use crate::error::{ApiError, ErrorBody, RenderedPage};
 use crate::routes::{Body, origin};
 use crate::state::AppState;
+
+/// `/verify-email` and `/reset-password`, the pages the links in messages open.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/verify-email")
+            .route(web::get().to(verify_page))
+            .route(web::post().to(verify_submit)),
+    )
+    .service(
+        web::resource("/reset-password")
+            .route(web::get().to(reset_page))
+            .route(web::post().to(reset_submit)),
+    );
+}
 use user_store::Actor;
 
 /// Nothing but the page's own form: no script, style, frame or other origin.

@@ -8,14 +8,27 @@ use serde_json::Value;
 
 use crate::helpers::*;
 
-/// Every (method, path) registered in `startup.rs`'s `routes`, read from its source:
+/// Every (method, path) registered in `startup.rs`'s `routes` and in the `routes` of the
+/// modules it configures (OAuth, pages), read from their source:
 /// `web::scope("..")` prefixes the resources inside it, `web::resource("..")` names a path
 /// and `web::get()`, `web::post()`, ... its methods. A route added there without
 /// documentation makes the test below fail.
 fn registered_routes() -> BTreeSet<(String, String)> {
-    let source = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/startup.rs"))
-        .expect("read startup.rs");
-    let body = &source[source.find("fn routes(").expect("fn routes in startup.rs")..];
+    [
+        "/src/startup.rs",
+        "/src/routes/oauth/mod.rs",
+        "/src/routes/pages.rs",
+    ]
+    .into_iter()
+    .flat_map(routes_in)
+    .collect()
+}
+
+/// The routes registered by the `fn routes` of `file` (relative to the crate).
+fn routes_in(file: &str) -> BTreeSet<(String, String)> {
+    let source = std::fs::read_to_string(format!("{}{file}", env!("CARGO_MANIFEST_DIR")))
+        .expect("read the routes' source");
+    let body = &source[source.find("fn routes(").expect("fn routes")..];
     let mut routes = BTreeSet::new();
     // (path so far, paren depth at which it was opened)
     let mut stack: Vec<(String, usize)> = vec![(String::new(), 0)];
@@ -100,7 +113,13 @@ async fn every_registered_route_is_documented_and_nothing_else() {
             "parser missed {route:?}: {registered:?}"
         );
     }
-    assert_eq!(registered.len(), 23, "{registered:?}");
+    for route in [("post", "/oauth/token"), ("get", "/api/me")] {
+        assert!(
+            registered.contains(&(route.0.to_owned(), route.1.to_owned())),
+            "parser missed {route:?}: {registered:?}"
+        );
+    }
+    assert_eq!(registered.len(), 30, "{registered:?}");
     assert_eq!(documented_routes(&doc), registered);
 }
 
@@ -136,11 +155,16 @@ async fn the_document_describes_errors_schemas_and_the_bearer_scheme() {
         for (method, operation) in item.as_object().unwrap() {
             let protected = path.starts_with("/api/") || path == "/auth/logout";
             let security = operation["security"].to_string();
-            assert_eq!(
-                security.contains("bearer"),
-                protected,
-                "{method} {path}: {security}"
-            );
+            // Introspection and revocation also accept an admin's bearer token, besides
+            // client credentials: optional there, never required.
+            let bearer_optional = ["/oauth/introspect", "/oauth/revoke"].contains(&path.as_str());
+            if !bearer_optional {
+                assert_eq!(
+                    security.contains("bearer"),
+                    protected,
+                    "{method} {path}: {security}"
+                );
+            }
             let responses = operation["responses"].as_object().unwrap();
             assert!(!responses.is_empty(), "{method} {path}");
             if protected {

@@ -70,7 +70,16 @@ async fn session_returns_exactly_the_verified_claims_of_the_token(#[case] db: Db
     assert_eq!(response.status(), StatusCode::OK);
     let body: Value = response.json().await.unwrap();
     let claims = jwt_part(&tokens.access, 1);
-    let keys = ["sub", "sid", "username", "roles", "exp", "iat", "jti"];
+    let keys = [
+        "sub",
+        "sid",
+        "username",
+        "roles",
+        "exp",
+        "iat",
+        "jti",
+        "client_id",
+    ];
     assert_eq!(
         body.as_object().unwrap().len(),
         keys.len(),
@@ -82,6 +91,7 @@ async fn session_returns_exactly_the_verified_claims_of_the_token(#[case] db: Db
     }
     assert_eq!(body["username"], "alice");
     assert_eq!(body["roles"], json!([]));
+    assert_eq!(body["client_id"], "authd");
 }
 
 #[rstest]

@@ -212,3 +212,84 @@ async fn failed_logins_on_every_replica_count_toward_one_throttle() {
         assert_error(response, StatusCode::TOO_MANY_REQUESTS, "too_many_attempts").await;
     }
 }
+
+/// Registers a client and makes `username` an admin, in the store the cluster shares.
+async fn client_and_admin(cluster: &Cluster, username: &str) -> crate::oauth::ClientKeys {
+    use user_store::{Store, StoreOptions, UserChange, Username};
+    let store = Store::connect(&cluster._pg.url, &StoreOptions::default())
+        .await
+        .unwrap();
+    let (secret, hash) = auth_core::ClientSecretHash::generate().unwrap();
+    let client = store
+        .create_client("svc", &[], &hash.0, &user_store::Origin::operator())
+        .await
+        .unwrap();
+    let user = store
+        .find_credentials(&Username::parse(username).unwrap())
+        .await
+        .unwrap()
+        .unwrap()
+        .user;
+    let change = UserChange {
+        roles: Some(vec!["admin".into()]),
+        disabled: None,
+    };
+    store
+        .update_user(user.id, &change, &user_store::Origin::operator())
+        .await
+        .unwrap();
+    store.close().await;
+    crate::oauth::ClientKeys {
+        id: client.id.to_string(),
+        secret,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_a_client_on_one_replica_kills_its_tokens_on_the_others_within_two_seconds() {
+    let Some(cluster) = Cluster::start(&[("REVOCATION_POLL_INTERVAL", "30s")]).await else {
+        return;
+    };
+    let [a, b, c] = &cluster.replicas[..] else {
+        unreachable!()
+    };
+    a.create_user("root").await;
+    let keys = client_and_admin(&cluster, "root").await;
+    let admin = a.tokens("root").await;
+    let token = b.client_token(&keys).await;
+    for replica in [a, b, c] {
+        assert_eq!(replica.session(&token).await.status(), StatusCode::OK);
+        assert_eq!(replica.introspect(&keys, &token).await["active"], true);
+    }
+    // Introspection on another replica reflects a user's revocation within 2 s.
+    let alice = {
+        a.create_user("alice").await;
+        a.tokens("alice").await
+    };
+    assert_eq!(c.introspect(&keys, &alice.access).await["active"], true);
+    assert_eq!(
+        a.logout(&alice.access, None).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    let started = Instant::now();
+    while c.introspect(&keys, &alice.access).await["active"] == true {
+        assert!(started.elapsed() < Duration::from_secs(20));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "took {:?}",
+        started.elapsed()
+    );
+    // Deleting the client on one replica: its token is refused everywhere within 2 s.
+    let deleted = a
+        .client
+        .delete(a.url(&format!("/api/admin/clients/{}", keys.id)))
+        .bearer_auth(&admin.access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    let waited = until_refused_everywhere(&cluster, &token).await;
+    assert!(waited < Duration::from_secs(2), "took {waited:?}");
+}

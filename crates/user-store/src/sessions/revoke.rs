@@ -87,13 +87,17 @@ impl Store {
         Ok(revoked)
     }
 
-    /// Sessions revoked after `since`, with when: what each replica polls to keep its
-    /// in-memory revoked set current (served by the `sessions_revoked_at` index).
+    /// Sessions and client token generations revoked after `since`, with when: what each
+    /// replica polls to keep its in-memory revoked set current (served by the
+    /// `sessions_revoked_at` and `client_generations_revoked_at` indexes). A client's
+    /// tokens carry its generation as `sid`, so one set serves both.
     pub async fn revoked_since(
         &self,
         since: Timestamp,
     ) -> Result<Vec<(Uuid, Timestamp)>, StoreError> {
-        const SQL: &str = "SELECT id, revoked_at FROM sessions WHERE revoked_at > $1";
+        const SQL: &str = "SELECT id, revoked_at FROM sessions WHERE revoked_at > $1 \
+                           UNION ALL \
+                           SELECT id, revoked_at FROM client_generations WHERE revoked_at > $1";
         self.sql(SQL)
             .bind(since)
             .fetch_all::<(Uuid, Timestamp)>()

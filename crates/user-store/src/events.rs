@@ -227,12 +227,10 @@ pub(crate) async fn insert(tx: &mut WriteTx, event: &NewEvent<'_>) -> Result<(),
 /// address) has an id past `$8`, the earliest id of the quiet period: one statement, so
 /// that no request can add a row while an equal one is recent. The `id` bound keeps the
 /// look-up on the index range of the quiet period (`events_user_id_id`, `events_type_id`).
-const INSERT_UNLESS_RECENT_FOR_USER: &str =
-    "INSERT INTO events (id, at, type, user_id, ip, user_agent, detail) \
+const INSERT_UNLESS_RECENT_FOR_USER: &str = "INSERT INTO events (id, at, type, user_id, ip, user_agent, detail) \
      SELECT $1, $2, $3, $4, $5, $6, $7 WHERE NOT EXISTS (SELECT 1 FROM events \
      WHERE user_id = $4 AND id > $8 AND type = $3 AND detail = $7)";
-const INSERT_UNLESS_RECENT_FOR_ADDRESS: &str =
-    "INSERT INTO events (id, at, type, user_id, ip, user_agent, detail) \
+const INSERT_UNLESS_RECENT_FOR_ADDRESS: &str = "INSERT INTO events (id, at, type, user_id, ip, user_agent, detail) \
      SELECT $1, $2, $3, $4, $5, $6, $7 WHERE NOT EXISTS (SELECT 1 FROM events \
      WHERE type = $3 AND id > $8 AND user_id IS NULL AND ip = $5 AND detail = $7)";
 

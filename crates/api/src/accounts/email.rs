@@ -207,7 +207,10 @@ async fn check_password(
     }
     let stored_hash = Some(credentials.password_hash.clone());
     let (attempt, verified) = attempt?
-        .check(accounts, accounts.users.hasher.verify(password, stored_hash))
+        .check(
+            accounts,
+            accounts.users.hasher.verify(password, stored_hash),
+        )
         .await?;
     if !verified {
         tracing::debug!("email change refused: wrong password");

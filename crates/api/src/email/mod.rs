@@ -107,7 +107,10 @@ impl Mailer {
     /// cannot crowd resets and first verifications out of the queue.
     pub fn enqueue_unreserved(&self, message: Outgoing) {
         if self.queue.capacity() <= RESERVED {
-            tracing::warn!(kind = message.kind, "email dropped: the queue is nearly full");
+            tracing::warn!(
+                kind = message.kind,
+                "email dropped: the queue is nearly full"
+            );
             self.metrics.email(message.kind, "dropped");
             return;
         }

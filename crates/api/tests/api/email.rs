@@ -556,9 +556,12 @@ async fn the_pages_refusals_are_html_with_their_reason(#[case] db: Db) {
     let bogus = "A".repeat(43);
     let cases = [
         (
-            form("/reset-password", format!("token={token}&new_password=lena"))
-                .await
-                .unwrap(),
+            form(
+                "/reset-password",
+                format!("token={token}&new_password=lena"),
+            )
+            .await
+            .unwrap(),
             "That password cannot be used",
         ),
         (
@@ -602,7 +605,10 @@ async fn email_changes_are_limited_per_user(#[case] db: Db) {
         }
     }
     assert!((3..=4).contains(&accepted), "{accepted} changes accepted");
-    assert_eq!(app.http.login("kim", PASSWORD).await.status(), StatusCode::OK);
+    assert_eq!(
+        app.http.login("kim", PASSWORD).await.status(),
+        StatusCode::OK
+    );
     // Two messages per accepted change, besides the first verification.
     sink.message(1 + 2 * accepted).await;
     tokio::time::sleep(Duration::from_millis(300)).await;

@@ -14,7 +14,7 @@ use secrecy::SecretString;
 use crate::accounts::AccountError;
 use crate::accounts::email::verify_email;
 use crate::accounts::recovery::reset_password;
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, ErrorBody, RenderedPage};
 use crate::routes::{Body, origin};
 use crate::state::AppState;
 
@@ -194,7 +194,10 @@ impl Form {
 }
 
 fn page(status: StatusCode, title: &str, content: &str) -> HttpResponse {
-    HttpResponse::build(status)
+    let mut response = HttpResponse::build(status);
+    // A refusal here is the page the person should read, not an error to rewrite as JSON.
+    response.extensions_mut().insert(RenderedPage);
+    response
         .content_type(ContentType::html())
         .insert_header((header::CONTENT_SECURITY_POLICY, CSP))
         .insert_header((header::REFERRER_POLICY, "no-referrer"))

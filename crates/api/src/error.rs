@@ -295,9 +295,15 @@ pub fn describe_json_error(err: &serde_json::Error) -> ApiError {
     ApiError::InvalidRequest(description)
 }
 
+/// Marks a response that is an HTML page rendered for a person (the `/verify-email` and
+/// `/reset-password` pages, their refusals included): [`render_non_json_errors`] leaves
+/// it as it is, so the reason on the page reaches its reader.
+#[derive(Debug, Clone, Copy)]
+pub struct RenderedPage;
+
 /// Last line of defence: any error response that is not already JSON (actix's router's
 /// 404/405, payload errors, ...) is rewritten into the contract's shape, keeping its
-/// status and headers.
+/// status and headers; a [`RenderedPage`] is kept whole.
 pub fn render_non_json_errors<B>(
     res: ServiceResponse<B>,
 ) -> actix_web::Result<ErrorHandlerResponse<B>> {
@@ -306,7 +312,8 @@ pub fn render_non_json_errors<B>(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
-    if is_json {
+    let is_page = res.response().extensions().contains::<RenderedPage>();
+    if is_json || is_page {
         return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
     }
     let status = res.status();

@@ -17,6 +17,7 @@
 //! ```
 
 use std::net::IpAddr;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -222,6 +223,28 @@ pub(crate) async fn insert(tx: &mut WriteTx, event: &NewEvent<'_>) -> Result<(),
         .map(|_| ())
 }
 
+/// [`INSERT`] unless an equal event (same type, user, `detail`; for no user, the same
+/// address) has an id past `$8`, the earliest id of the quiet period: one statement, so
+/// that no request can add a row while an equal one is recent. The `id` bound keeps the
+/// look-up on the index range of the quiet period (`events_user_id_id`, `events_type_id`).
+const INSERT_UNLESS_RECENT_FOR_USER: &str = "INSERT INTO events (id, at, type, user_id, ip, user_agent, detail) \
+     SELECT $1, $2, $3, $4, $5, $6, $7 WHERE NOT EXISTS (SELECT 1 FROM events \
+     WHERE user_id = $4 AND id > $8 AND type = $3 AND detail = $7)";
+const INSERT_UNLESS_RECENT_FOR_ADDRESS: &str = "INSERT INTO events (id, at, type, user_id, ip, user_agent, detail) \
+     SELECT $1, $2, $3, $4, $5, $6, $7 WHERE NOT EXISTS (SELECT 1 FROM events \
+     WHERE type = $3 AND id > $8 AND user_id IS NULL AND ip = $5 AND detail = $7)";
+
+/// The smallest UUID v7 of the moment `quiet` ago: every event recorded since has a
+/// larger id (ids are time-ordered, [`Uuid::now_v7`]).
+fn first_id_since(quiet: Duration) -> Uuid {
+    let since = SystemTime::now()
+        .checked_sub(quiet)
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .unwrap_or_default();
+    let millis = u64::try_from(since.as_millis()).unwrap_or(u64::MAX);
+    uuid::Builder::from_unix_timestamp_millis(millis, &[0; 10]).into_uuid()
+}
+
 /// A recorded event, as `GET /api/admin/events` shows it.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Event {
@@ -285,6 +308,32 @@ impl Store {
             .await
             .db("record an event")
             .map(|_| ())
+    }
+
+    /// Records `event` on its own unless an equal one was recorded within `quiet`: for a
+    /// refusal that an unauthenticated client can repeat at no cost (`login_throttled`),
+    /// so that a flood of them adds a row per user (or, with no user, per address) per
+    /// `quiet`, not a row per request. Returns whether it was recorded. Concurrent calls
+    /// may each find no equal row (PostgreSQL, READ COMMITTED): at most one row per
+    /// connection then, still bounded.
+    #[tracing::instrument(skip_all, fields(kind = event.kind.as_str()))]
+    pub async fn record_event_unless_recent(
+        &self,
+        event: &NewEvent<'_>,
+        quiet: Duration,
+    ) -> Result<bool, StoreError> {
+        let sql = if event.user_id.is_some() {
+            INSERT_UNLESS_RECENT_FOR_USER
+        } else {
+            INSERT_UNLESS_RECENT_FOR_ADDRESS
+        };
+        let done = event
+            .bind(self.sql(sql))
+            .bind(first_id_since(quiet))
+            .execute()
+            .await
+            .db("record an event")?;
+        Ok(done > 0)
     }
 
     /// Up to `limit` events matching `filter`, newest first, older than the event `after`

@@ -59,4 +59,4 @@ pub use throttle::{Admission, ThrottleKey, ThrottlePolicy};
 pub use timestamp::Timestamp;
 pub use user_admin::{UserChange, UserPage};
 pub use username::{Username, UsernameError};
-pub use users::User;
+pub use users::{User, UserCredentials};

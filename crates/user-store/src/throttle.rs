@@ -53,6 +53,9 @@ pub enum ThrottleKey<'a> {
     Address(IpAddr),
     RecoveryAddress(IpAddr),
     RecoveryTarget(&'a str),
+    /// A user's email changes (`PUT /api/me/email`), in the recovery table: each sends
+    /// mail to an address of the caller's choosing, so their number is bounded per user.
+    EmailChange(uuid::Uuid),
 }
 
 impl ThrottleKey<'_> {
@@ -60,7 +63,9 @@ impl ThrottleKey<'_> {
         match self {
             ThrottleKey::Username(_) => &BY_USERNAME,
             ThrottleKey::Address(_) => &BY_ADDRESS,
-            ThrottleKey::RecoveryAddress(_) | ThrottleKey::RecoveryTarget(_) => &BY_RECOVERY,
+            ThrottleKey::RecoveryAddress(_)
+            | ThrottleKey::RecoveryTarget(_)
+            | ThrottleKey::EmailChange(_) => &BY_RECOVERY,
         }
     }
 
@@ -72,6 +77,7 @@ impl ThrottleKey<'_> {
             ThrottleKey::Address(ip) => Cow::Owned(address_key(*ip)),
             ThrottleKey::RecoveryAddress(ip) => Cow::Owned(format!("address:{}", address_key(*ip))),
             ThrottleKey::RecoveryTarget(target) => Cow::Owned(format!("target:{target}")),
+            ThrottleKey::EmailChange(user_id) => Cow::Owned(format!("email_change:{user_id}")),
         }
     }
 }
@@ -261,7 +267,8 @@ impl Store {
             ThrottleKey::Username(_) => self.run_throttle_sql(key, &key.sql().clear).await,
             ThrottleKey::Address(_)
             | ThrottleKey::RecoveryAddress(_)
-            | ThrottleKey::RecoveryTarget(_) => self.refund_login_attempt(key).await,
+            | ThrottleKey::RecoveryTarget(_)
+            | ThrottleKey::EmailChange(_) => self.refund_login_attempt(key).await,
         }
     }
 

@@ -98,7 +98,9 @@ fn key_kind(key: &ThrottleKey<'_>) -> &'static str {
     match key {
         ThrottleKey::Username(_) => "username",
         ThrottleKey::Address(_) => "address",
-        ThrottleKey::RecoveryAddress(_) | ThrottleKey::RecoveryTarget(_) => "recovery",
+        ThrottleKey::RecoveryAddress(_)
+        | ThrottleKey::RecoveryTarget(_)
+        | ThrottleKey::EmailChange(_) => "recovery",
     }
 }
 

@@ -3,17 +3,20 @@
 //! "Account recovery: email"). No answer here says whether an address is in use: a pending
 //! address is never refused as taken, only a verification can find it taken.
 
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use lettre::message::Mailbox;
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::Semaphore;
-use user_store::{OneTimeToken, Origin, ThrottlePolicy, TokenIssue, TokenPurpose, User, Username};
+use user_store::{
+    Admission, OneTimeToken, Origin, ThrottleKey, ThrottlePolicy, Timestamp, TokenIssue,
+    TokenPurpose, User, UserCredentials, Username,
+};
 use uuid::Uuid;
 
 use crate::accounts::attempts::Attempt;
+use crate::accounts::events::{self, CHECK_EMAIL_CHANGE, FailureReason};
 use crate::accounts::{AccountError, Accounts};
 use crate::email::{Links, Mailer};
 use crate::metrics::LoginOutcome;
@@ -32,6 +35,8 @@ pub struct EmailService {
     pub target_throttle: ThrottlePolicy,
     /// Reset requests per client address.
     pub address_throttle: ThrottlePolicy,
+    /// Email changes per user ([`email_change_throttle`]).
+    pub change_throttle: ThrottlePolicy,
     /// Reset requests being prepared off the request path at most (lookups, tokens).
     pub preparing: Arc<Semaphore>,
 }
@@ -54,6 +59,19 @@ pub fn parse_email(email: &str) -> Result<String, AccountError> {
         Ok(email.to_owned())
     } else {
         Err(AccountError::InvalidEmail)
+    }
+}
+
+/// Email changes per user: each sends a message to an address of the caller's choosing,
+/// so a few are free, then one per block, doubling from a minute up to an hour; a user's
+/// record is forgotten as a login's is (the login throttle's window). A successful change
+/// stays counted.
+pub fn email_change_throttle(login: &ThrottlePolicy) -> ThrottlePolicy {
+    ThrottlePolicy {
+        free_failures: 3,
+        first_delay: Duration::from_secs(60),
+        max_delay: Duration::from_secs(60 * 60),
+        window: login.window,
     }
 }
 
@@ -109,21 +127,16 @@ pub struct EmailChange {
     pub user_id: Uuid,
     pub email: String,
     pub password: SecretString,
-    pub client: Option<IpAddr>,
+    /// The client (its address counts against the login throttle) and `User-Agent`.
+    pub origin: Origin,
 }
 
 /// Checks the password (counted against the login throttle, like a login: a stolen access
 /// token must not be enough to take the account over through a reset), makes the address
 /// pending, sends it a verification message and the verified address a notice.
+/// At most a few changes per user ([`email_change_throttle`]; 429 beyond), and their
+/// messages never take the queue's reserve ([`crate::email::Mailer::enqueue_unreserved`]).
 pub async fn change_email(accounts: &Accounts, change: EmailChange) -> Result<(), AccountError> {
-    let outcome = decide_change(accounts, change).await;
-    if let Err(AccountError::TooManyAttempts { .. }) = &outcome {
-        accounts.metrics.login(LoginOutcome::Throttled);
-    }
-    outcome
-}
-
-async fn decide_change(accounts: &Accounts, change: EmailChange) -> Result<(), AccountError> {
     let service = accounts.email_service()?;
     let email = parse_email(&change.email)?;
     let users = &accounts.users;
@@ -132,17 +145,15 @@ async fn decide_change(accounts: &Accounts, change: EmailChange) -> Result<(), A
         .find_credentials_by_id(change.user_id)
         .await?
         .ok_or(AccountError::AccountGone)?;
-    let name = Username::of_stored_user(&credentials.user.username);
-    let attempt = Attempt::admit(accounts, Some(&name), change.client).await?;
-    let stored_hash = Some(credentials.password_hash.clone());
-    let (attempt, verified) = attempt
-        .check(accounts, users.hasher.verify(change.password, stored_hash))
-        .await?;
-    if !verified {
-        tracing::debug!("email change refused: wrong password");
-        return Err(AccountError::PasswordMismatch);
+    check_password(accounts, &credentials, change.password, &change.origin).await?;
+    let key = ThrottleKey::EmailChange(change.user_id);
+    let policy = &service.change_throttle;
+    if let Admission::Blocked { until } = users.store.admit_login_attempt(key, policy).await? {
+        tracing::debug!("email change refused: too many changes");
+        return Err(AccountError::TooManyAttempts {
+            retry_after: retry_after_secs(until),
+        });
     }
-    attempt.succeeded(accounts).await;
     let token = OneTimeToken::generate()?;
     let issue = TokenIssue {
         user_id: change.user_id,
@@ -161,7 +172,7 @@ async fn decide_change(accounts: &Accounts, change: EmailChange) -> Result<(), A
         let message = service
             .links
             .verification(to, username, token.secret(), service.token_ttl);
-        service.mailer.enqueue(message);
+        service.mailer.enqueue_unreserved(message);
     }
     if let Some(to) = previous
         .filter(|p| *p != email)
@@ -170,9 +181,44 @@ async fn decide_change(accounts: &Accounts, change: EmailChange) -> Result<(), A
     {
         service
             .mailer
-            .enqueue(Links::change_notice(to, username, &email));
+            .enqueue_unreserved(Links::change_notice(to, username, &email));
     }
     tracing::info!(user_id = %change.user_id, "email change requested");
+    Ok(())
+}
+
+/// Checks the password of an email change as a login's is checked, and records a wrong
+/// or throttled one as `login_failed` or `login_throttled` (`detail.check`:
+/// `email_change`), as a password change does: both checks look alike in the events.
+async fn check_password(
+    accounts: &Accounts,
+    credentials: &UserCredentials,
+    password: SecretString,
+    origin: &Origin,
+) -> Result<(), AccountError> {
+    let store = &accounts.users.store;
+    let name = Username::of_stored_user(&credentials.user.username);
+    let check = Some(CHECK_EMAIL_CHANGE);
+    let attempt = Attempt::admit(accounts, Some(&name), origin.ip).await;
+    if let Err(AccountError::TooManyAttempts { .. }) = &attempt {
+        // It spends the login throttle's budget: counted as a throttled login.
+        accounts.metrics.login(LoginOutcome::Throttled);
+        events::login_throttled(store, Some(&name), origin, check).await;
+    }
+    let stored_hash = Some(credentials.password_hash.clone());
+    let (attempt, verified) = attempt?
+        .check(
+            accounts,
+            accounts.users.hasher.verify(password, stored_hash),
+        )
+        .await?;
+    if !verified {
+        tracing::debug!("email change refused: wrong password");
+        let reason = FailureReason::WrongPassword;
+        events::login_failed(store, Some(credentials.user.id), origin, reason, check).await;
+        return Err(AccountError::PasswordMismatch);
+    }
+    attempt.succeeded(accounts).await;
     Ok(())
 }
 
@@ -193,6 +239,13 @@ pub async fn verify_email(
         .ok_or(AccountError::InvalidEmailToken)?;
     tracing::info!(%user_id, "email verified");
     Ok(user_id)
+}
+
+/// The wait until `until` in whole seconds, rounded up, at least 1 (`Retry-After`, RFC
+/// 9110 §10.2.3).
+fn retry_after_secs(until: Timestamp) -> u64 {
+    let left = until.since(Timestamp::now());
+    (left.as_secs() + u64::from(left.subsec_nanos() > 0)).max(1)
 }
 
 /// A token of the shape authd issues (43 base64url characters, with room to spare), so

@@ -46,6 +46,8 @@ impl FailureReason {
 
 /// Which password check an event is about, in `detail.check` (a login has none).
 pub const CHECK_PASSWORD_CHANGE: &str = "password_change";
+/// The password checked by `PUT /api/me/email`.
+pub const CHECK_EMAIL_CHANGE: &str = "email_change";
 
 /// Records `login_failed` for `user_id` (`None`: unknown name). `check` names a check
 /// other than a login.
@@ -65,7 +67,8 @@ pub async fn login_failed(
 }
 
 /// Records `login_throttled` for the user named `name` (looked up, so that the event
-/// names them; `None` when the name cannot exist or no user has it).
+/// names them; `None` when the name cannot exist or no user has it), at most once per
+/// [`THROTTLED_EVENT_QUIET`] for the same user (no user: the same address) and check.
 pub async fn login_throttled(
     store: &Store,
     name: Option<&Username>,
@@ -83,8 +86,19 @@ pub async fn login_throttled(
     if let Some(check) = check {
         event = event.with("check", check);
     }
-    record(store, &event).await;
+    if let Err(e) = store
+        .record_event_unless_recent(&event, THROTTLED_EVENT_QUIET)
+        .await
+    {
+        tracing::warn!(error = %e, "cannot record a security event");
+    }
 }
+
+/// How long one `login_throttled` stands for every equal refusal after it. A refusal
+/// costs the client nothing (no hashing), so recording each one would let anyone grow
+/// the events table at request rate; once a minute per user (or per address, for an
+/// unknown name) still shows an attack and its length, within a block's minute.
+pub const THROTTLED_EVENT_QUIET: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Records an event that changes nothing else. Best effort: the caller's answer (a
 /// refusal already decided) does not depend on it, so a failure is logged, not returned.

@@ -21,13 +21,17 @@ pub use messages::{Links, Outgoing};
 pub use smtp_url::{SmtpSecurity, SmtpUrl};
 
 use crate::accounts::Policy;
-use crate::accounts::email::EmailService;
+use crate::accounts::email::{EmailService, email_change_throttle};
 use crate::accounts::recovery::recovery_throttles;
 use crate::config::Settings;
 use crate::metrics::Metrics;
 
 /// Messages waiting for delivery at most; beyond, new ones are dropped (and counted).
 const QUEUE: usize = 1024;
+/// Slots that messages a signed-in user can have sent at will (an email change's
+/// verification and notice, [`Mailer::enqueue_unreserved`]) never take: resets and first
+/// verifications always find room, however many changes are queued.
+const RESERVED: usize = QUEUE / 4;
 /// Deliveries in flight at once.
 const CONCURRENT: usize = 4;
 /// Attempts per message, and the pause before the first retry (doubled each time).
@@ -49,6 +53,7 @@ pub fn service(
     };
     let (mailer, _task) = Mailer::start(url, config.from.clone(), metrics.clone())?;
     let (target_throttle, address_throttle) = recovery_throttles(&policy.login_throttle);
+    let change_throttle = email_change_throttle(&policy.login_throttle);
     Ok(Some(EmailService {
         mailer,
         links: Links {
@@ -59,6 +64,7 @@ pub fn service(
         reset_ttl: config.reset_ttl,
         target_throttle,
         address_throttle,
+        change_throttle,
         preparing: Arc::new(Semaphore::new(PREPARING)),
     }))
 }
@@ -94,6 +100,21 @@ impl Mailer {
         let task = tokio::spawn(drain(rx, Arc::new(sender)));
         tracing::info!(smtp = %url.masked(), "email on");
         Ok((Self { queue, metrics }, task))
+    }
+
+    /// Puts `message` on the queue like [`Mailer::enqueue`], unless no more than the
+    /// [`RESERVED`] slots are free: for the messages of an email change, so that they
+    /// cannot crowd resets and first verifications out of the queue.
+    pub fn enqueue_unreserved(&self, message: Outgoing) {
+        if self.queue.capacity() <= RESERVED {
+            tracing::warn!(
+                kind = message.kind,
+                "email dropped: the queue is nearly full"
+            );
+            self.metrics.email(message.kind, "dropped");
+            return;
+        }
+        self.enqueue(message);
     }
 
     /// Puts `message` on the queue without waiting; a full queue drops it (logged, counted).
@@ -171,5 +192,36 @@ impl Sender {
             .header(ContentType::TEXT_PLAIN)
             .body(outgoing.body)
             .context("building the message")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(kind: &'static str) -> Outgoing {
+        Outgoing {
+            kind,
+            to: "a@example.com".parse().unwrap(),
+            subject: String::new(),
+            body: String::new(),
+        }
+    }
+
+    #[test]
+    fn email_changes_never_take_the_reserved_slots() {
+        let (queue, rx) = mpsc::channel(QUEUE);
+        let mailer = Mailer {
+            queue,
+            metrics: Metrics::new().unwrap(),
+        };
+        for _ in 0..QUEUE {
+            mailer.enqueue_unreserved(message("change_notice"));
+        }
+        assert_eq!(rx.len(), QUEUE - RESERVED);
+        for _ in 0..RESERVED {
+            mailer.enqueue(message("reset"));
+        }
+        assert_eq!(rx.len(), QUEUE);
     }
 }

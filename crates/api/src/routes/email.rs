@@ -38,7 +38,7 @@ pub struct EmailChangeRequest {
         (status = 408, description = "`request_timeout`", body = ErrorBody),
         (status = 413, description = "`payload_too_large`", body = ErrorBody),
         (status = 415, description = "`unsupported_media_type`: not JSON", body = ErrorBody),
-        (status = 429, description = "`too_many_attempts`: wrong passwords count against the login throttle; see `Retry-After`", body = ErrorBody,
+        (status = 429, description = "`too_many_attempts`: wrong passwords count against the login throttle, and a user has a few email changes, then one per block (up to an hour); see `Retry-After`", body = ErrorBody,
             headers(("Retry-After" = u64, description = "Seconds to wait"))),
         (status = 503, description = "`unavailable`", body = ErrorBody),
     ))]
@@ -53,7 +53,7 @@ pub async fn change_email(
         user_id: claims.sub,
         email: body.email,
         password: body.password,
-        client: state.trusted_proxies.client_address(&req),
+        origin: origin(&state, &req, Actor::Client),
     };
     email::change_email(&state.accounts, change).await?;
     Ok(HttpResponse::Accepted().json(serde_json::json!({})))

@@ -14,7 +14,7 @@ use secrecy::SecretString;
 use crate::accounts::AccountError;
 use crate::accounts::email::verify_email;
 use crate::accounts::recovery::reset_password;
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, ErrorBody, RenderedPage};
 use crate::routes::{Body, origin};
 use crate::state::AppState;
 
@@ -35,6 +35,23 @@ use user_store::Actor;
 
 /// Nothing but the page's own form: no script, style, frame or other origin.
 const CSP: &str = "default-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// The verification page's form (documentation only: the handler reads the form itself).
+#[derive(utoipa::ToSchema)]
+pub struct VerifyForm {
+    /// The token from the message.
+    pub token: String,
+}
+
+/// The reset page's form (documentation only).
+#[derive(utoipa::ToSchema)]
+pub struct ResetForm {
+    /// The token from the message.
+    pub token: String,
+    /// 8 to 128 characters, rated by a strength estimate.
+    #[schema(format = Password, min_length = 8, max_length = 128)]
+    pub new_password: String,
+}
 
 #[derive(serde::Deserialize)]
 pub struct TokenQuery {
@@ -79,10 +96,11 @@ pub async fn reset_page(query: web::Query<TokenQuery>) -> HttpResponse {
 
 /// `POST /verify-email` (form-encoded `token`): verifies, answering an HTML page.
 #[utoipa::path(post, path = "/verify-email", tag = "pages",
-    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "`token=...`"),
+    request_body(content = VerifyForm, content_type = "application/x-www-form-urlencoded"),
     responses(
         (status = 200, description = "Verified (HTML)", content_type = "text/html", body = String),
-        (status = 400, description = "An invalid, used or expired token (HTML), or `invalid_request`", content_type = "text/html", body = String),
+        (status = 400, description = "An invalid, used or expired token (an HTML page), or `invalid_request` (JSON): the form lacks a field",
+            content((String = "text/html"), (ErrorBody = "application/json"))),
         (status = 408, description = "`request_timeout`", body = ErrorBody),
         (status = 413, description = "`payload_too_large`", body = ErrorBody),
         (status = 415, description = "`unsupported_media_type`: not form-encoded", body = ErrorBody),
@@ -109,10 +127,11 @@ pub async fn verify_submit(
 /// `POST /reset-password` (form-encoded `token` and `new_password`): resets, answering an
 /// HTML page.
 #[utoipa::path(post, path = "/reset-password", tag = "pages",
-    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "`token=...&new_password=...`"),
+    request_body(content = ResetForm, content_type = "application/x-www-form-urlencoded"),
     responses(
         (status = 200, description = "Reset; every session revoked (HTML)", content_type = "text/html", body = String),
-        (status = 400, description = "An invalid, used or expired token, or a weak password (HTML), or `invalid_request`", content_type = "text/html", body = String),
+        (status = 400, description = "An invalid, used or expired token, or a weak password (an HTML page), or `invalid_request` (JSON): the form lacks a field",
+            content((String = "text/html"), (ErrorBody = "application/json"))),
         (status = 408, description = "`request_timeout`", body = ErrorBody),
         (status = 413, description = "`payload_too_large`", body = ErrorBody),
         (status = 415, description = "`unsupported_media_type`: not form-encoded", body = ErrorBody),
@@ -194,7 +213,10 @@ impl Form {
 }
 
 fn page(status: StatusCode, title: &str, content: &str) -> HttpResponse {
-    HttpResponse::build(status)
+    let mut response = HttpResponse::build(status);
+    // A refusal here is the page the person should read, not an error to rewrite as JSON.
+    response.extensions_mut().insert(RenderedPage);
+    response
         .content_type(ContentType::html())
         .insert_header((header::CONTENT_SECURITY_POLICY, CSP))
         .insert_header((header::REFERRER_POLICY, "no-referrer"))

@@ -532,6 +532,133 @@ async fn changing_the_email_checks_the_password_against_the_login_throttle(#[cas
     assert_error(login, StatusCode::TOO_MANY_REQUESTS, "too_many_attempts").await;
 }
 
+/// The pages' refusals reach the person as the page says them (HTML, with the reason),
+/// not as the generic JSON error that other non-JSON errors become.
+#[rstest]
+#[case::sqlite(Db::Sqlite)]
+#[case::postgres(Db::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pages_refusals_are_html_with_their_reason(#[case] db: Db) {
+    let Some((app, sink)) = email_app(db, &[]).await else {
+        return;
+    };
+    verified_user(&app, &sink, "lena", "lena@example.com", 1).await;
+    forgot(&app, &json!({"username": "lena"})).await;
+    let token = token_in(&sink.message(2).await);
+    let form = |path: &str, body: String| {
+        app.http
+            .client
+            .post(app.http.url(path))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+    };
+    let bogus = "A".repeat(43);
+    let cases = [
+        (
+            form(
+                "/reset-password",
+                format!("token={token}&new_password=lena"),
+            )
+            .await
+            .unwrap(),
+            "That password cannot be used",
+        ),
+        (
+            form("/verify-email", format!("token={bogus}"))
+                .await
+                .unwrap(),
+            "This link is invalid",
+        ),
+    ];
+    for (response, reason) in cases {
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        let content_type = response.headers()["content-type"].to_str().unwrap();
+        assert!(content_type.starts_with("text/html"), "{content_type}");
+        assert!(response.headers().contains_key("content-security-policy"));
+        let body = response.text().await.unwrap();
+        assert!(body.contains(reason), "{body}");
+    }
+}
+
+/// One account cannot make authd mail an address of its choosing without bound: a few
+/// changes go through, then 429 (the right login is not throttled by it).
+#[rstest]
+#[case::sqlite(Db::Sqlite)]
+#[case::postgres(Db::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn email_changes_are_limited_per_user(#[case] db: Db) {
+    let Some((app, sink)) = email_app(db, &[]).await else {
+        return;
+    };
+    verified_user(&app, &sink, "kim", "kim@example.com", 1).await;
+    let tokens = app.tokens("kim").await;
+    let mut accepted = 0;
+    for _ in 0..8 {
+        let response = put_email(&app, &tokens.access, "target@victim.example", PASSWORD).await;
+        match response.status() {
+            StatusCode::ACCEPTED => accepted += 1,
+            _ => {
+                assert!(response.headers().contains_key("retry-after"));
+                assert_error(response, StatusCode::TOO_MANY_REQUESTS, "too_many_attempts").await;
+            }
+        }
+    }
+    assert!((3..=4).contains(&accepted), "{accepted} changes accepted");
+    assert_eq!(
+        app.http.login("kim", PASSWORD).await.status(),
+        StatusCode::OK
+    );
+    // Two messages per accepted change, besides the first verification.
+    sink.message(1 + 2 * accepted).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(sink.messages().len(), 1 + 2 * accepted);
+}
+
+/// A wrong or throttled password on `PUT /api/me/email` is recorded as on
+/// `PUT /api/me/password`: `login_failed` and `login_throttled`, `detail.check` naming it.
+#[rstest]
+#[case::sqlite(Db::Sqlite)]
+#[case::postgres(Db::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_and_throttled_passwords_of_an_email_change_are_security_events(#[case] db: Db) {
+    let Some((app, sink)) = email_app(db, &[("LOGIN_FREE_FAILURES", "1")]).await else {
+        return;
+    };
+    let admin = app.admin("root").await;
+    verified_user(&app, &sink, "judy", "judy@example.com", 1).await;
+    let tokens = app.tokens("judy").await;
+    let me: Value = app.http.me(&tokens.access).await.json().await.unwrap();
+    let judy = me["id"].clone();
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        let wrong = put_email(&app, &tokens.access, "x@example.com", "wrong password!").await;
+        statuses.push(wrong.status());
+    }
+    assert_eq!(
+        statuses,
+        [
+            StatusCode::BAD_REQUEST,
+            StatusCode::BAD_REQUEST,
+            StatusCode::TOO_MANY_REQUESTS
+        ]
+    );
+    let failed = app.events_of(&admin, "login_failed").await;
+    assert_eq!(failed.len(), 2, "{failed:?}");
+    for event in &failed {
+        assert_eq!(event["user_id"], judy, "{event}");
+        let detail = json!({"reason": "wrong_password", "check": "email_change"});
+        assert_eq!(event["detail"], detail, "{event}");
+    }
+    let throttled = app.events_of(&admin, "login_throttled").await;
+    let [event] = &throttled[..] else {
+        panic!("{throttled:?}")
+    };
+    assert_eq!(event["user_id"], judy, "{event}");
+    assert_eq!(event["detail"], json!({"check": "email_change"}), "{event}");
+    assert_eq!(event["ip"], "127.0.0.1", "{event}");
+}
+
 #[rstest]
 #[case::sqlite(Db::Sqlite)]
 #[case::postgres(Db::Postgres)]

@@ -79,6 +79,39 @@ fn assert_from_test_client(event: &Value, kind: &str, user_id: Option<&str>, age
     assert!(event["at"].as_str().unwrap().ends_with('Z'), "{event}");
 }
 
+/// Refused logins cost the client nothing, so each must not cost a row: a burst of them
+/// leaves one `login_throttled` per user (or per address, for an unknown name) per quiet
+/// minute, a few more at most where concurrent inserts race (PostgreSQL, one per pooled
+/// connection).
+#[rstest]
+#[case::sqlite(Db::Sqlite)]
+#[case::postgres(Db::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_throttled_logins_records_a_handful_of_events(#[case] db: Db) {
+    let Some(db) = db.ready() else { return };
+    let app = spawn_app_with(db, &[("LOGIN_FREE_FAILURES", "1")]).await;
+    let admin = app.admin("root").await;
+    app.create_user("bob").await;
+    for name in ["bob", "nobody-at-all"] {
+        for _ in 0..2 {
+            app.login(name, "wrong wrong wrong").await;
+        }
+        let burst = (0..50).map(|_| app.login_as_agent(name, "wrong wrong wrong"));
+        let responses = futures::future::join_all(burst).await;
+        let refused = responses
+            .iter()
+            .filter(|r| r.status() == StatusCode::TOO_MANY_REQUESTS)
+            .count();
+        // The first block is a second long: a slow burst may outlast it once or twice.
+        assert!(refused >= 40, "{name}: {refused} of the burst refused");
+    }
+    let events = app.events_of(&admin, "login_throttled").await;
+    let bob = events.iter().filter(|e| e["user_id"].is_string()).count();
+    let unknown = events.iter().filter(|e| e["user_id"].is_null()).count();
+    assert!((1..=5).contains(&bob), "bob: {events:?}");
+    assert!((1..=5).contains(&unknown), "unknown: {events:?}");
+}
+
 #[rstest]
 #[case::sqlite(Db::Sqlite)]
 #[case::postgres(Db::Postgres)]

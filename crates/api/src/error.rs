@@ -143,6 +143,11 @@ impl ApiError {
                 }
                 A::AccountGone => (401, "invalid_token", Ch(Challenge::InvalidToken)),
                 A::KeyInUse { .. } => (400, "invalid_request", No),
+                A::WrongPassword => (400, "invalid_credentials", No),
+                A::MfaAlreadyEnabled => (409, "mfa_already_enabled", No),
+                A::NoActiveFactor => (404, "not_found", No),
+                A::NoPendingFactor | A::InvalidCode => (400, "invalid_code", No),
+                A::WrongSecondFactor => (401, "invalid_code", No),
                 A::Unavailable | A::Busy => (503, "unavailable", RetryAfter(1)),
                 A::Internal(_) => (500, "server_error", No),
             },
@@ -393,5 +398,22 @@ mod tests {
             (401, Some("invalid_token"))
         );
         assert!(challenge.unwrap().contains("the user no longer exists"));
+    }
+
+    #[test]
+    fn second_factor_errors_answer_as_the_contract_says() {
+        for (error, status, code) in [
+            (AccountError::WrongPassword, 400, "invalid_credentials"),
+            (AccountError::MfaAlreadyEnabled, 409, "mfa_already_enabled"),
+            (AccountError::NoActiveFactor, 404, "not_found"),
+            (AccountError::NoPendingFactor, 400, "invalid_code"),
+            (AccountError::InvalidCode, 400, "invalid_code"),
+            (AccountError::WrongSecondFactor, 401, "invalid_code"),
+            (GrantProblem::MfaToken.into(), 401, "invalid_grant"),
+        ] {
+            let (answered, challenge, _, body) = answered(error.into());
+            assert_eq!((answered, body["error"].as_str()), (status, Some(code)));
+            assert_eq!(challenge, None, "{code}");
+        }
     }
 }

@@ -24,6 +24,8 @@ pub enum LoginOutcome {
     Failed,
     Throttled,
     Disabled,
+    /// The password was right and a second factor is due (`POST /auth/login/mfa`).
+    MfaRequired,
 }
 
 /// How a refresh ended.
@@ -119,6 +121,7 @@ impl Metrics {
             LoginOutcome::Failed => "failed",
             LoginOutcome::Throttled => "throttled",
             LoginOutcome::Disabled => "disabled",
+            LoginOutcome::MfaRequired => "mfa_required",
         };
         self.logins.with_label_values(&[label]).inc();
     }

@@ -8,7 +8,9 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{RefOr, Required};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{admin, auth, clients, email, events, health, jwks, login, me, oauth, pages};
+use crate::routes::{
+    admin, auth, clients, email, events, health, jwks, login, me, mfa, oauth, pages,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -20,11 +22,15 @@ use crate::routes::{admin, auth, clients, email, events, health, jwks, login, me
     paths(
         auth::register,
         login::login,
+        mfa::login_mfa,
         auth::refresh,
         auth::logout,
         me::session,
         me::me,
         me::change_password,
+        mfa::enrol,
+        mfa::confirm,
+        mfa::disable,
         email::change_email,
         email::verify_email,
         email::forgot_password,
@@ -36,6 +42,7 @@ use crate::routes::{admin, auth, clients, email, events, health, jwks, login, me
         admin::list_users,
         admin::update_user,
         admin::revoke_sessions,
+        admin::reset_mfa,
         clients::create,
         clients::list,
         clients::delete,

@@ -27,7 +27,7 @@ use crate::openapi::{self, OpenApiJson};
 use crate::purge::{purge_policy, spawn_purge};
 use crate::rate_limit::AddressRateLimiter;
 use crate::routes::oauth::metadata::Metadata;
-use crate::routes::{admin, auth, clients, email, events, health, jwks, login, me, oauth, pages};
+use crate::routes::{admin, auth, email, health, jwks, login, me, mfa, oauth, pages};
 use crate::server::{AppParts, http_server, metrics_server};
 use crate::signing::{ensure_data_dir, hs256_secret, load_key_set};
 use crate::state::AppState;
@@ -229,6 +229,7 @@ fn policy(settings: &Settings, refresh_chain: RefreshChainKey) -> Policy {
             settings.login.register_rate_per_address,
             settings.login.register_rate_total,
         ),
+        mfa_issuer: settings.mfa.issuer.clone(),
     }
 }
 
@@ -260,6 +261,7 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
         web::scope("/auth")
             .service(web::resource("/register").route(web::post().to(auth::register)))
             .service(web::resource("/login").route(web::post().to(login::login)))
+            .service(web::resource("/login/mfa").route(web::post().to(mfa::login_mfa)))
             .service(web::resource("/refresh").route(web::post().to(auth::refresh)))
             .service(web::resource("/email/verify").route(web::post().to(email::verify_email)))
             .service(
@@ -282,29 +284,17 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
                     .wrap(from_fn(me::require_user))
                     .service(web::resource("").route(web::get().to(me::me)))
                     .service(web::resource("/password").route(web::put().to(me::change_password)))
-                    .service(web::resource("/email").route(web::put().to(email::change_email))),
+                    .service(web::resource("/email").route(web::put().to(email::change_email)))
+                    .service(web::resource("/mfa/totp").route(web::post().to(mfa::enrol)))
+                    .service(web::resource("/mfa/totp/confirm").route(web::post().to(mfa::confirm)))
+                    .service(
+                        web::resource("/mfa/totp/disable").route(web::post().to(mfa::disable)),
+                    ),
             )
             .service(
                 web::scope("/admin")
                     .wrap(from_fn(admin::require_admin))
-                    .service(web::resource("/users").route(web::get().to(admin::list_users)))
-                    .service(web::resource("/events").route(web::get().to(events::list_events)))
-                    .service(
-                        web::resource("/users/{id}").route(web::patch().to(admin::update_user)),
-                    )
-                    .service(
-                        web::resource("/users/{id}/sessions")
-                            .route(web::delete().to(admin::revoke_sessions)),
-                    )
-                    .service(
-                        web::resource("/clients")
-                            .route(web::get().to(clients::list))
-                            .route(web::post().to(clients::create)),
-                    )
-                    .service(
-                        web::resource("/clients/{client_id}")
-                            .route(web::delete().to(clients::delete)),
-                    ),
+                    .configure(admin::routes),
             ),
     )
     .configure(oauth::routes)
@@ -313,7 +303,10 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
     .service(web::resource("/healthz").route(web::get().to(health::healthz)))
     .service(web::resource("/readyz").route(web::get().to(health::readyz)))
     .service(web::resource("/openapi.json").route(web::get().to(openapi::openapi_json)))
-    .default_service(web::to(|| async {
-        Err::<actix_web::HttpResponse, _>(ApiError::NotFound)
-    }));
+    .default_service(web::to(no_route));
+}
+
+/// Any path no route matches: the contract's 404 body.
+async fn no_route() -> Result<actix_web::HttpResponse, ApiError> {
+    Err(ApiError::NotFound)
 }

@@ -71,6 +71,7 @@ fn tokens(c: &mut Criterion) {
         session_id: Uuid::now_v7(),
         username: "alice".into(),
         roles: vec!["user".into()],
+        amr: Some(vec!["pwd".into()]),
         client_id: None,
     };
     let fixtures = fixtures(&subject);

@@ -99,6 +99,7 @@ mod tests {
             exp,
             roles: vec![],
             username: "alice".into(),
+            amr: None,
             client_id: "authd".into(),
         })
     }

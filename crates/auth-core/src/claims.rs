@@ -19,6 +19,11 @@ pub struct Claims {
     pub exp: i64,
     pub roles: Vec<String>,
     pub username: String,
+    /// How the user authenticated (RFC 8176 §2): `["pwd"]`, or `["pwd", "otp"]` after a
+    /// second factor. Absent on tokens issued without a user's login (and on tokens
+    /// issued before authd wrote it), so optional on verification.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amr: Option<Vec<String>>,
     /// The registered client that obtained the token (RFC 9068 §2.2), or [`AUTHD_CLIENT`]
     /// for authd's own login endpoints. A token issued before authd wrote this claim was
     /// issued by those endpoints, so that is what its absence means.

@@ -10,6 +10,8 @@ pub struct TokenSubject {
     pub session_id: Uuid,
     pub username: String,
     pub roles: Vec<String>,
+    /// The `amr` claim (RFC 8176), when the token stands for a user's login.
+    pub amr: Option<Vec<String>>,
     /// The registered client the token is issued to (its `client_id` claim), or `None`
     /// for authd's own login endpoints ([`AUTHD_CLIENT`]).
     pub client_id: Option<Uuid>,
@@ -55,7 +57,8 @@ impl TokenIssuer {
     /// let issuer = TokenIssuer::new(keys.clone(), "authd".into(), "api".into(),
     ///     std::time::Duration::from_secs(900));
     /// let subject = TokenSubject { user_id: uuid::Uuid::now_v7(), session_id: uuid::Uuid::now_v7(),
-    ///     username: "alice".into(), roles: vec![], client_id: None };
+    ///     username: "alice".into(), roles: vec![], amr: Some(vec!["pwd".into()]),
+    ///     client_id: None };
     /// let issued = issuer.issue(&subject).unwrap();
     /// let verifier = Verifier::new(keys, VerifierConfig::new("authd", "api"));
     /// assert_eq!(verifier.verify(&issued.token).unwrap().sub, subject.user_id);
@@ -77,6 +80,7 @@ impl TokenIssuer {
             exp: now.saturating_add(self.ttl_secs),
             roles: subject.roles.clone(),
             username: subject.username.clone(),
+            amr: subject.amr.clone(),
             client_id: subject
                 .client_id
                 .map_or_else(|| AUTHD_CLIENT.to_owned(), |id| id.to_string()),

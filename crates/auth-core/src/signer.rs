@@ -107,6 +107,7 @@ mod tests {
             session_id: uuid::Uuid::now_v7(),
             username: "alice".into(),
             roles: vec!["admin".into()],
+            amr: Some(vec!["pwd".into()]),
             client_id: None,
         };
         let issued = issuer.issue(&subject).unwrap();

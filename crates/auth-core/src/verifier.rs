@@ -350,6 +350,7 @@ mod tests {
             session_id: Uuid::now_v7(),
             username: "alice".into(),
             roles: vec!["admin".into()],
+            amr: Some(vec!["pwd".into()]),
             client_id: None,
         }
     }
@@ -652,6 +653,7 @@ mod tests {
             nbf,
             exp,
             roles: vec![],
+            amr: None,
             username: "alice".into(),
             client_id: "authd".into(),
         }

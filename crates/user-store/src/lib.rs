@@ -20,6 +20,7 @@ mod clients;
 mod email;
 mod error;
 pub mod events;
+mod mfa;
 mod password;
 mod purge;
 mod revocation_feed;
@@ -46,6 +47,7 @@ pub use error::StoreError;
 pub use events::{
     Actor, Event, EventFilter, EventPage, EventType, MAX_USER_AGENT_CHARS, NewEvent, Origin,
 };
+pub use mfa::{FactorSecret, MFA_MAX_FAILURES, MfaChallenge, TotpFactor};
 pub use password::{HasherOptions, MAX_HASH_ITERATIONS, MAX_HASH_MEMORY_KIB, PasswordHasher};
 pub use purge::{ENDED_SESSION_MARGIN, PURGE_RULES, PurgePolicy, PurgeRule, Purged};
 pub use revocation_feed::spawn_revocation_feed;

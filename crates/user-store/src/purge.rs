@@ -174,6 +174,17 @@ pub static PURGE_RULES: &[PurgeRule] = &[
                 AND last_failure_at < $1 AND (blocked_until IS NULL OR blocked_until < $1)",
         cutoff: |policy, now| now.minus(policy.throttle_window),
     },
+    // An `mfa_token` is refused once spent (a right code, or five wrong ones) or expired:
+    // nothing is left to recognise (unlike a refresh token, a replay is not theft).
+    PurgeRule {
+        table: "mfa_challenges",
+        what: "spent or expired mfa challenges",
+        batch: "DELETE FROM mfa_challenges WHERE token_hash IN \
+                (SELECT token_hash FROM mfa_challenges \
+                 WHERE expires_at < $1 OR spent_at < $1 LIMIT $2) \
+                AND (expires_at < $1 OR spent_at < $1)",
+        cutoff: |_, now| now,
+    },
     PurgeRule {
         table: "address_login_failures",
         what: "stale address throttle rows",

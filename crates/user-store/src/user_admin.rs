@@ -48,6 +48,23 @@ impl Store {
             .db("list users")?;
         let more = users.len() > limit as usize;
         users.truncate(limit as usize);
+        if let Some(last) = users.last().map(|u| u.id) {
+            // One read for the page: its ids are the range (after, last].
+            let factors = self
+                .sql(PAGE_FACTORS)
+                .bind(after.unwrap_or(Uuid::nil()))
+                .bind(last)
+                .fetch_all::<(Uuid, String)>()
+                .await
+                .db("list active factors of a page")?;
+            for user in &mut users {
+                user.mfa = factors
+                    .iter()
+                    .filter(|(id, _)| *id == user.id)
+                    .map(|(_, kind)| kind.clone())
+                    .collect();
+            }
+        }
         let next = if more {
             users.last().map(|u| u.id)
         } else {
@@ -83,7 +100,7 @@ impl Store {
         else {
             return Ok(None);
         };
-        let user = tx
+        let mut user = tx
             .sql(UPDATE)
             .bind(change.disabled)
             .bind(change.roles.clone().map(Json))
@@ -119,6 +136,7 @@ impl Store {
             events::insert(&mut tx, &event).await?;
         }
         tx.commit().await.db("commit user change")?;
+        user.mfa = self.active_factors(id).await?;
         Ok(Some((user, revoked)))
     }
 }
@@ -178,6 +196,10 @@ impl Before {
 }
 
 const BEFORE: &str = "SELECT roles, disabled FROM users WHERE id = $1";
+/// The active factors of the users with ids in ($1, $2].
+const PAGE_FACTORS: &str = "SELECT user_id, kind FROM mfa_factors \
+                            WHERE confirmed_at IS NOT NULL AND user_id > $1 AND user_id <= $2 \
+                            ORDER BY user_id, kind";
 /// Each field set where `change` has one (`COALESCE` keeps the others).
 const UPDATE: &str = concat!(
     "UPDATE users SET \

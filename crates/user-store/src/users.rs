@@ -24,6 +24,11 @@ pub struct User {
     pub email: Option<String>,
     /// Whether `email` is the verified address.
     pub email_verified: bool,
+    /// The active second factors (`["totp"]`, or empty). Filled in by the lookups that
+    /// answer with a user ([`Store::find_user`], the admin list and update), not by
+    /// those that only check credentials.
+    #[sqlx(skip)]
+    pub mfa: Vec<String>,
 }
 
 fn roles_as_array<S: serde::Serializer>(
@@ -60,6 +65,7 @@ impl Store {
             roles: Json(roles.to_vec()),
             disabled: false,
             created_at: now,
+            mfa: Vec::new(),
             email: email.map(str::to_owned),
             email_verified: false,
         };
@@ -143,11 +149,17 @@ impl Store {
     #[tracing::instrument(skip_all, fields(user_id = %id))]
     pub async fn find_user(&self, id: Uuid) -> Result<Option<User>, StoreError> {
         const SQL: &str = concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1");
-        self.sql(SQL)
+        let user = self
+            .sql(SQL)
             .bind(id)
             .fetch_optional::<User>()
             .await
-            .db("find user")
+            .db("find user")?;
+        let Some(mut user) = user else {
+            return Ok(None);
+        };
+        user.mfa = self.active_factors(id).await?;
+        Ok(Some(user))
     }
 
     /// Replaces a user's password hash with a fresh one of the same password (a rehash on

@@ -102,6 +102,8 @@ pub fn grant(accounts: &Accounts, client: &Client) -> Result<IssuedAccessToken, 
         username: client.name.clone(),
         roles: client.roles.0.clone(),
         client_id: Some(client.id),
+        // No user authenticated: a client's own token has no `amr` (API.md, Tokens).
+        amr: None,
     };
     accounts.keys.current().issuer.issue(&subject).map_err(|e| {
         AccountError::Internal(anyhow::Error::new(e).context("signing a client's token"))

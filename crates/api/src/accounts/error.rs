@@ -67,6 +67,25 @@ pub enum AccountError {
     /// The key signs tokens now: retiring it would leave nothing to sign with.
     #[error("{kid} signs tokens now")]
     KeyInUse { kid: String },
+    /// A password given to change the second factor (confirm, disable) was wrong; the
+    /// caller is signed in, so this is the body's fault, not the token's.
+    #[error("the password is wrong")]
+    WrongPassword,
+    /// Enrolling while a factor is active: disable it first.
+    #[error("a second factor is already enabled; disable it first")]
+    MfaAlreadyEnabled,
+    /// Disabling a factor the user does not have.
+    #[error("no second factor is enabled")]
+    NoActiveFactor,
+    /// Confirming with no enrolment waiting (never enrolled, or replaced meanwhile).
+    #[error("no second factor is waiting for confirmation; enrol first")]
+    NoPendingFactor,
+    /// A wrong, reused or malformed code to confirm or disable a factor.
+    #[error("the code is wrong or was already used")]
+    InvalidCode,
+    /// A wrong, reused or malformed code to complete a login (RFC 6238 §5.2 for reuse).
+    #[error("the code is wrong or was already used")]
+    WrongSecondFactor,
     /// The database did not answer: retry later.
     #[error("the service is temporarily unavailable, retry shortly")]
     Unavailable,
@@ -86,6 +105,9 @@ pub enum GrantProblem {
     /// Spent already, after the reuse grace: the session has been revoked (RFC 9700 §4.14.2).
     #[error("the refresh token was already used; the session has been revoked")]
     Reused,
+    /// An `mfa_token` that is unknown, spent (used, or five wrong codes) or expired.
+    #[error("the mfa_token is unknown, spent or expired; log in again")]
+    MfaToken,
 }
 
 /// Why a list of roles was refused (see `accounts::admin::check_roles`).

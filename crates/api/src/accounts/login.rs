@@ -2,9 +2,10 @@
 //! user, verify the password off the workers (a dummy hash for an unknown name, so
 //! timing does not tell who exists), then open the session in one transaction that
 //! confirms what was checked (the hash verified is still the stored one, the user is not
-//! disabled) and reads the roles the tokens carry. Each outcome is a security event:
-//! `login_succeeded` in the session's transaction, `login_failed` or `login_throttled`
-//! otherwise (see [`crate::accounts::events`]).
+//! disabled) and reads the roles the tokens carry. A user with an active second factor
+//! gets an `mfa_token` instead (see [`crate::accounts::mfa::second_step`]). Each outcome
+//! is a security event: `login_succeeded` in the session's transaction, `login_failed` or
+//! `login_throttled` otherwise (see [`crate::accounts::events`]).
 
 use std::net::IpAddr;
 
@@ -15,6 +16,7 @@ use uuid::Uuid;
 
 use crate::accounts::attempts::Attempt;
 use crate::accounts::events::{self, FailureReason};
+use crate::accounts::mfa::{self, MfaRequired};
 use crate::accounts::tokens::{self, Tokens};
 use crate::accounts::{AccountError, Accounts, Users};
 use crate::metrics::LoginOutcome;
@@ -30,14 +32,23 @@ pub struct LoginRequest {
     pub user_agent: Option<String>,
 }
 
-/// Checks the credentials and opens a session: [`AccountError::InvalidCredentials`] for
+/// What a right password earns.
+pub enum SignedIn {
+    /// A session: the user has no second factor.
+    Tokens(Box<Tokens>),
+    /// The second factor is due (`POST /auth/login/mfa`); no session yet.
+    MfaRequired(MfaRequired),
+}
+
+/// Checks the credentials and opens a session (or asks for the second factor): [`AccountError::InvalidCredentials`] for
 /// an unknown user and a wrong password alike, [`AccountError::AccountDisabled`] for a
 /// disabled user with the right password, [`AccountError::TooManyAttempts`] while the
 /// name (or address) is throttled. Counted once in `logins_total` by its outcome.
-pub async fn login(accounts: &Accounts, request: LoginRequest) -> Result<Tokens, AccountError> {
+pub async fn login(accounts: &Accounts, request: LoginRequest) -> Result<SignedIn, AccountError> {
     let outcome = decide(accounts, request).await;
     let counted = match &outcome {
-        Ok(_) => Some(LoginOutcome::Succeeded),
+        Ok(SignedIn::Tokens(_)) => Some(LoginOutcome::Succeeded),
+        Ok(SignedIn::MfaRequired(_)) => Some(LoginOutcome::MfaRequired),
         Err(AccountError::InvalidCredentials) => Some(LoginOutcome::Failed),
         Err(AccountError::TooManyAttempts { .. }) => Some(LoginOutcome::Throttled),
         Err(AccountError::AccountDisabled) => Some(LoginOutcome::Disabled),
@@ -50,7 +61,7 @@ pub async fn login(accounts: &Accounts, request: LoginRequest) -> Result<Tokens,
     outcome
 }
 
-async fn decide(accounts: &Accounts, request: LoginRequest) -> Result<Tokens, AccountError> {
+async fn decide(accounts: &Accounts, request: LoginRequest) -> Result<SignedIn, AccountError> {
     let LoginRequest {
         username,
         password,
@@ -80,39 +91,77 @@ async fn decide(accounts: &Accounts, request: LoginRequest) -> Result<Tokens, Ac
         tracing::debug!("login failed");
         return Err(failed(accounts, user_id, &origin, FailureReason::WrongPassword).await);
     };
+    if !found.user.disabled
+        && users
+            .store
+            .totp_factor(found.user.id)
+            .await?
+            .is_some_and(|f| f.is_active())
+    {
+        // The password alone opens nothing: its attempt is given back, but the failures
+        // counted so far stay until the second factor is right too.
+        attempt.refund(accounts).await;
+        let required = mfa::second_step::challenge(accounts, found.user.id, &found.password_hash);
+        return required.await.map(SignedIn::MfaRequired);
+    }
+    let amr = [mfa::AMR_PASSWORD.to_owned()];
+    match open_session(accounts, found.user.id, &found.password_hash, &amr, &origin).await? {
+        Opened::Tokens(tokens) => {
+            attempt.succeeded(accounts).await;
+            if users.hasher.needs_rehash(&found.password_hash) {
+                rehash_in_background(users, found.user.id, found.password_hash, password);
+            }
+            Ok(SignedIn::Tokens(tokens))
+        }
+        Opened::Refused(reason) => {
+            if let FailureReason::AccountDisabled = reason {
+                attempt.succeeded(accounts).await;
+            }
+            Err(failed(accounts, user_id, &origin, reason).await)
+        }
+    }
+}
+
+/// What opening a session for checked credentials came to.
+pub(crate) enum Opened {
+    Tokens(Box<Tokens>),
+    /// The user was disabled, or the password changed, since the check: nothing opened.
+    Refused(FailureReason),
+}
+
+/// Opens a session for a login whose credentials were checked against `verified_hash`,
+/// in one transaction that confirms that hash is still the stored one and the user is not
+/// disabled, and records `login_succeeded` from `origin`. `amr` (RFC 8176) says how the
+/// user authenticated.
+pub(crate) async fn open_session(
+    accounts: &Accounts,
+    user_id: Uuid,
+    verified_hash: &str,
+    amr: &[String],
+    origin: &Origin,
+) -> Result<Opened, AccountError> {
     let (refresh_token, refresh) = new_refresh_token()?;
-    let opening = users
+    let ttl = accounts.policy.refresh_token_ttl;
+    let opening = accounts
+        .users
         .store
-        .open_session(
-            found.user.id,
-            &found.password_hash,
-            &refresh,
-            accounts.policy.refresh_token_ttl,
-            &origin,
-        )
+        .open_session(user_id, verified_hash, &refresh, ttl, amr, origin)
         .await?;
-    let (session_id, user) = match opening {
+    match opening {
         SessionOpening::Opened {
             session_id, user, ..
-        } => (session_id, user),
+        } => {
+            tracing::info!(user_id = %user.id, session_id = %session_id, "login succeeded");
+            let tokens = tokens::issue(accounts, &user, session_id, refresh_token, amr)?;
+            Ok(Opened::Tokens(Box::new(tokens)))
+        }
         // Changed since it was verified: the password checked is no longer the password.
         SessionOpening::CredentialsChanged => {
             tracing::debug!("login failed: the password changed meanwhile");
-            let reason = FailureReason::CredentialsChanged;
-            return Err(failed(accounts, user_id, &origin, reason).await);
+            Ok(Opened::Refused(FailureReason::CredentialsChanged))
         }
-        SessionOpening::Disabled => {
-            attempt.succeeded(accounts).await;
-            let reason = FailureReason::AccountDisabled;
-            return Err(failed(accounts, user_id, &origin, reason).await);
-        }
-    };
-    attempt.succeeded(accounts).await;
-    if users.hasher.needs_rehash(&found.password_hash) {
-        rehash_in_background(users, user.id, found.password_hash, password);
+        SessionOpening::Disabled => Ok(Opened::Refused(FailureReason::AccountDisabled)),
     }
-    tracing::info!(user_id = %user.id, session_id = %session_id, "login succeeded");
-    tokens::issue(accounts, &user, session_id, refresh_token)
 }
 
 /// Admits the attempt against the throttle ([`Attempt::admit`]); a refusal is recorded
@@ -133,7 +182,7 @@ async fn admit<'a>(
 /// refusal: [`AccountError::AccountDisabled`] for a disabled user's right password, else
 /// [`AccountError::InvalidCredentials`] whatever the reason, so that the answer does not
 /// tell who exists.
-async fn failed(
+pub(crate) async fn failed(
     accounts: &Accounts,
     user_id: Option<Uuid>,
     origin: &Origin,

@@ -10,6 +10,7 @@
 //! - [`register`]: who may sign up (`SIGNUP_ENABLED`, `REGISTER_RATE_PER_ADDRESS`).
 //! - [`users`]: what a new user must satisfy (username and password rules), lookups.
 //! - [`password`]: where a password is changed.
+//! - [`mfa`]: the second factor: TOTP enrolment, recovery codes, the login's second step.
 //! - [`logout`]: which sessions a logout ends (local, global, others).
 //! - [`admin`]: what an operator does to users (list, roles, disable, enable, revoke).
 //! - [`sessions`]: where a session is revoked: the one call that writes the store and
@@ -39,6 +40,7 @@ pub mod events;
 pub mod keys;
 pub mod login;
 pub mod logout;
+pub mod mfa;
 pub mod oauth;
 pub mod password;
 pub mod recovery;
@@ -55,7 +57,7 @@ use auth_core::RefreshChainKey;
 use user_store::ThrottlePolicy;
 
 pub use error::{AccountError, GrantProblem, RolesError};
-pub use login::{LoginRequest, login};
+pub use login::{LoginRequest, SignedIn, login};
 pub use logout::{LogoutScope, logout};
 pub use password::{PasswordChange, change_password};
 pub use refresh::refresh;
@@ -94,6 +96,8 @@ pub struct Policy {
     pub address_throttle: Option<ThrottlePolicy>,
     /// Registrations per client address, when that limit is on.
     pub register_limit: Option<AddressRateLimiter>,
+    /// The issuer of `otpauth://` URIs (`MFA_ISSUER`).
+    pub mfa_issuer: String,
 }
 
 impl Policy {

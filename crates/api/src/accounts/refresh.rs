@@ -59,7 +59,8 @@ async fn rotate(
             session_id,
             user,
             refresh_token,
-        } => tokens::issue(accounts, &user, session_id, refresh_token),
+            amr,
+        } => tokens::issue(accounts, &user, session_id, refresh_token, &amr),
         Rotation::ReuseDetected { .. } => Err(GrantProblem::Reused.into()),
         Rotation::Invalid => Err(GrantProblem::Invalid.into()),
     }

@@ -15,18 +15,21 @@ pub struct Tokens {
     pub refresh_expires_in: u64,
 }
 
-/// Signs an access token for `user` in `session_id` (roles as read with the session).
+/// Signs an access token for `user` in `session_id` (roles as read with the session;
+/// `amr`, RFC 8176, as stored with it).
 pub fn issue(
     accounts: &Accounts,
     user: &User,
     session_id: Uuid,
     refresh_token: String,
+    amr: &[String],
 ) -> Result<Tokens, AccountError> {
     let subject = TokenSubject {
         user_id: user.id,
         session_id,
         username: user.username.clone(),
         roles: user.roles.0.clone(),
+        amr: Some(amr.to_vec()),
         client_id: None,
     };
     let access = accounts

@@ -8,7 +8,7 @@ use clap::Subcommand;
 use secrecy::SecretString;
 use user_store::{Origin, Store, User, UserChange, Username};
 
-use crate::accounts::{AccountError, NewUser, Sessions, Users, admin, recovery, users};
+use crate::accounts::{AccountError, NewUser, Sessions, Users, admin, mfa, recovery, users};
 use crate::config::Settings;
 use crate::startup::{open_store, password_hasher};
 
@@ -38,6 +38,9 @@ pub enum UserCommand {
     Disable { username: String },
     /// Enable a disabled user again.
     Enable { username: String },
+    /// Remove a user's second factors (TOTP and recovery codes), e.g. for a lost phone;
+    /// sessions are kept, and the next login asks for the password alone.
+    ResetMfa { username: String },
 }
 
 pub async fn run(command: UserCommand, settings: &Settings) -> anyhow::Result<()> {
@@ -62,6 +65,7 @@ pub async fn run(command: UserCommand, settings: &Settings) -> anyhow::Result<()
         }
         UserCommand::Disable { username } => update(&store, &username, disabled(true)).await,
         UserCommand::Enable { username } => update(&store, &username, disabled(false)).await,
+        UserCommand::ResetMfa { username } => reset_mfa(&store, &username).await,
     };
     store.close().await;
     result
@@ -150,6 +154,18 @@ async fn update(store: &Store, name: &str, change: UserChange) -> anyhow::Result
         );
     }
     print_user(&updated.user)
+}
+
+/// Removes every second factor of the user, as `DELETE /api/admin/users/{id}/mfa` does.
+async fn reset_mfa(store: &Store, name: &str) -> anyhow::Result<()> {
+    let user = find(store, name).await?;
+    let removed = mfa::reset_mfa(store, user.id, &Origin::operator()).await?;
+    eprintln!("removed {removed} factor(s) and the recovery codes; sessions are kept");
+    let user = store
+        .find_user(user.id)
+        .await?
+        .ok_or_else(|| anyhow!("the user was deleted meanwhile"))?;
+    print_user(&user)
 }
 
 /// The password from a prompt (twice), or one line of standard input.

@@ -13,6 +13,7 @@ mod key;
 #[cfg(test)]
 mod listed;
 mod login;
+mod mfa;
 mod observability;
 mod passwords;
 mod reader;
@@ -28,6 +29,7 @@ pub use email::Email;
 pub use http::Http;
 pub use key::Fallback;
 pub use login::Login;
+pub use mfa::Mfa;
 pub use observability::{LogFormat, Observability};
 pub use passwords::Passwords;
 pub use reader::Entry;
@@ -60,6 +62,7 @@ pub struct Settings {
     pub signing: Signing,
     pub tokens: Tokens,
     pub login: Login,
+    pub mfa: Mfa,
     pub passwords: Passwords,
     pub observability: Observability,
     pub email: Email,
@@ -91,6 +94,7 @@ impl Settings {
         let passwords = Passwords::read(&mut env)?;
         let observability = Observability::read(&mut env)?;
         let email = Email::read(&mut env, &http.public_url)?;
+        let mfa = Mfa::read(&mut env, &http.public_url)?;
         let settings = Self {
             http,
             database,
@@ -100,6 +104,7 @@ impl Settings {
             passwords,
             observability,
             email,
+            mfa,
         };
         Ok((settings, env.finish()?))
     }
@@ -171,6 +176,9 @@ mod tests {
         assert_eq!(s.database.purge_interval, Duration::from_secs(600));
         assert_eq!(s.jwks_cache_control(), "public, max-age=30");
         assert_eq!(s.passwords.nice, 10);
+        assert_eq!(s.mfa.issuer, "127.0.0.1");
+        let s = settings(&[("PUBLIC_URL", "https://auth.example.com:8443/authd")]).unwrap();
+        assert_eq!(s.mfa.issuer, "auth.example.com");
         assert!(s.login.signup_enabled);
         assert_eq!(
             s.login

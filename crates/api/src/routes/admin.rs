@@ -19,8 +19,24 @@ use uuid::Uuid;
 use crate::accounts::AccountError;
 use crate::accounts::admin::{self as accounts_admin, MAX_ROLE_CHARS, MAX_ROLES};
 use crate::error::{ApiError, ErrorBody};
-use crate::routes::{JsonBody, origin};
+use crate::routes::{JsonBody, clients, events, origin};
 use crate::state::AppState;
+
+/// The routes of the admin scope, mounted at `/api/admin` behind the bearer guard and
+/// [`require_admin`].
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/users").route(web::get().to(list_users)))
+        .service(web::resource("/events").route(web::get().to(events::list_events)))
+        .service(web::resource("/users/{id}").route(web::patch().to(update_user)))
+        .service(web::resource("/users/{id}/sessions").route(web::delete().to(revoke_sessions)))
+        .service(web::resource("/users/{id}/mfa").route(web::delete().to(reset_mfa)))
+        .service(
+            web::resource("/clients")
+                .route(web::get().to(clients::list))
+                .route(web::post().to(clients::create)),
+        )
+        .service(web::resource("/clients/{client_id}").route(web::delete().to(clients::delete)));
+}
 
 /// The role that opens the admin scope.
 pub const ADMIN_ROLE: &str = "admin";
@@ -244,6 +260,32 @@ pub async fn revoke_sessions(
     let origin = origin(&state, &req, Actor::Admin(claims.sub));
     accounts_admin::revoke_sessions(&accounts.users.store, &accounts.sessions, id, &origin).await?;
     tracing::info!(admin = %claims.sub, "sessions revoked by an admin");
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// `DELETE /api/admin/users/{id}/mfa`: removes every second factor of the user (and the
+/// recovery codes); sessions are kept.
+#[utoipa::path(delete, path = "/api/admin/users/{id}/mfa", tag = "admin",
+    params(("id" = Uuid, Path, description = "The user's id")),
+    security(("bearer" = ["admin"])),
+    responses(
+        (status = 204, description = "Every factor of the user is removed; sessions are kept"),
+        (status = 401, description = "`invalid_token`", body = ErrorBody),
+        (status = 403, description = "`insufficient_scope`", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such user", body = ErrorBody),
+        (status = 503, description = "`unavailable`", body = ErrorBody),
+    ))]
+#[tracing::instrument(skip_all, fields(user_id = %id))]
+pub async fn reset_mfa(
+    state: web::Data<AppState>,
+    claims: web::ReqData<Arc<Claims>>,
+    req: HttpRequest,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = user_id(&id)?;
+    let origin = origin(&state, &req, Actor::Admin(claims.sub));
+    crate::accounts::mfa::reset_mfa(&state.accounts.users.store, id, &origin).await?;
+    tracing::info!(admin = %claims.sub, "second factor reset by an admin");
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -7,9 +7,10 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use secrecy::SecretString;
 
-use crate::accounts::{self, LoginRequest};
+use crate::accounts::{self, LoginRequest, SignedIn};
 use crate::error::{ApiError, ErrorBody};
 use crate::routes::auth::{Credentials, TokenPair, token_response};
+use crate::routes::mfa::{MfaRequiredBody, mfa_required_response};
 use crate::routes::{Body, is_blank, parse_json_object, user_agent};
 use crate::state::AppState;
 
@@ -19,7 +20,10 @@ use crate::state::AppState;
     request_body(content = Option<Credentials>, description = "Or HTTP Basic credentials with an empty body"),
     security((), ("basic" = [])),
     responses(
-        (status = 200, description = "A token pair (`Cache-Control: no-store`)", body = TokenPair),
+        (status = 200, description = "A token pair (`Cache-Control: no-store`); or, for a user with a second factor, `{\"mfa_required\": true, \"mfa_token\", \"expires_in\"}` (then `POST /auth/login/mfa`)", content(
+            (TokenPair = "application/json"),
+            (MfaRequiredBody = "application/json"),
+        )),
         (status = 400, description = "`invalid_request`", body = ErrorBody),
         (status = 401, description = "`invalid_credentials`: unknown user or wrong password alike", body = ErrorBody),
         (status = 403, description = "`account_disabled`", body = ErrorBody),
@@ -38,7 +42,7 @@ pub async fn login(
 ) -> Result<HttpResponse, ApiError> {
     let Credentials { username, password } = login_credentials(&req, &body)?;
     let client = state.trusted_proxies.client_address(&req);
-    let tokens = accounts::login(
+    let signed_in = accounts::login(
         &state.accounts,
         LoginRequest {
             username,
@@ -48,7 +52,10 @@ pub async fn login(
         },
     )
     .await?;
-    Ok(token_response(tokens))
+    Ok(match signed_in {
+        SignedIn::Tokens(tokens) => token_response(*tokens),
+        SignedIn::MfaRequired(required) => mfa_required_response(required),
+    })
 }
 
 /// JSON body, or an empty body with HTTP Basic credentials (RFC 7617).

@@ -28,6 +28,9 @@ pub struct SessionView<'a> {
     exp: i64,
     iat: i64,
     jti: Uuid,
+    /// How the user authenticated (RFC 8176): `["pwd"]`, or `["pwd", "otp"]`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    amr: Option<&'a [String]>,
     /// The client that obtained the token (`authd` for the login endpoints).
     client_id: &'a str,
 }
@@ -47,6 +50,7 @@ pub async fn session(claims: web::ReqData<Arc<Claims>>) -> HttpResponse {
         exp: claims.exp,
         iat: claims.iat,
         jti: claims.jti,
+        amr: claims.amr.as_deref(),
         client_id: &claims.client_id,
     })
 }

@@ -10,6 +10,7 @@ pub mod health;
 pub mod jwks;
 pub mod login;
 pub mod me;
+pub mod mfa;
 pub mod oauth;
 pub mod pages;
 

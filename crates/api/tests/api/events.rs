@@ -138,7 +138,7 @@ async fn logins_record_their_success_failure_and_throttling(#[case] db: Db) {
         panic!("{succeeded:?}")
     };
     assert_from_test_client(login, "login_succeeded", Some(&alice_id), Some(AGENT));
-    assert_eq!(login["detail"], json!({"session_id": sid}));
+    assert_eq!(login["detail"], json!({"session_id": sid, "amr": ["pwd"]}));
     let failed = app.events_of(&admin, "login_failed").await;
     let [unknown, wrong] = &failed[..] else {
         panic!("{failed:?}")

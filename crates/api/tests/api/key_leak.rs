@@ -27,6 +27,7 @@ fn forged_with(pem: &[u8]) -> (String, String) {
         session_id: Uuid::now_v7(),
         username: "mallory".into(),
         roles: vec!["admin".into()],
+        amr: Some(vec!["pwd".into()]),
         client_id: None,
     };
     let issuer = TokenIssuer::new(

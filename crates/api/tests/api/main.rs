@@ -22,6 +22,7 @@ mod load;
 mod login;
 mod logout;
 mod logs;
+mod mfa;
 mod oauth;
 mod observability;
 mod openapi;

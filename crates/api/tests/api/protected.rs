@@ -79,6 +79,7 @@ async fn session_returns_exactly_the_verified_claims_of_the_token(#[case] db: Db
         "iat",
         "jti",
         "client_id",
+        "amr",
     ];
     assert_eq!(
         body.as_object().unwrap().len(),
@@ -91,6 +92,7 @@ async fn session_returns_exactly_the_verified_claims_of_the_token(#[case] db: Db
     }
     assert_eq!(body["username"], "alice");
     assert_eq!(body["roles"], json!([]));
+    assert_eq!(body["amr"], json!(["pwd"]));
     assert_eq!(body["client_id"], "authd");
 }
 
@@ -394,6 +396,7 @@ async fn me_returns_the_user_object_and_nothing_else(#[case] db: Db) {
             "email",
             "email_verified",
             "id",
+            "mfa",
             "roles",
             "username"
         ],

@@ -23,7 +23,8 @@ async fn registering_returns_201_and_the_user_object_without_a_hash(#[case] db: 
         .keys()
         .map(String::as_str)
         .collect();
-    assert_eq!(keys.len(), 7, "{user}");
+    assert_eq!(keys.len(), 8, "{user}");
+    assert_eq!(user["mfa"], serde_json::json!([]), "no second factor yet");
     for key in [
         "id",
         "username",
@@ -32,6 +33,7 @@ async fn registering_returns_201_and_the_user_object_without_a_hash(#[case] db: 
         "created_at",
         "email",
         "email_verified",
+        "mfa",
     ] {
         assert!(user.get(key).is_some(), "{key} missing from {user}");
     }

@@ -54,6 +54,7 @@ pub fn token_of(keys: &KeySet) -> String {
         session_id: Uuid::now_v7(),
         username: "alice".into(),
         roles: vec![],
+        amr: Some(vec!["pwd".into()]),
         client_id: None,
     };
     TokenIssuer::new(

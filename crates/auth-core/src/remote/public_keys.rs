@@ -171,6 +171,7 @@ mod tests {
             session_id: Uuid::now_v7(),
             username: "alice".into(),
             roles: vec!["admin".into()],
+            amr: Some(vec!["pwd".into()]),
             client_id: None,
         }
     }

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use auth_core::StoredRefreshToken;
+use sqlx::types::Json;
 use uuid::Uuid;
 
 use super::INSERT_REFRESH_TOKEN;
@@ -42,15 +43,17 @@ const READ_USER: &str = concat!(
 /// first is one the change's revocation, a later statement, sees and revokes.
 const READ_USER_LOCK: &str = "FOR SHARE";
 
-const INSERT_SESSION: &str = "INSERT INTO sessions (id, user_id, created_at, refreshed_at, expires_at) \
-                              VALUES ($1, $2, $3, $3, $4)";
+const INSERT_SESSION: &str = "INSERT INTO sessions (id, user_id, created_at, refreshed_at, expires_at, amr) \
+                              VALUES ($1, $2, $3, $3, $4, $5)";
 
 impl Store {
     /// Opens a session for `user_id` with its first refresh token, only if the user's
     /// password hash is still `verified_hash` (the one the login checked) and the user is
     /// not disabled, both read in the same transaction that writes the session; the
-    /// roles returned are read there too. The `login_succeeded` event (from `origin`, with
-    /// the session's id) is written in the same transaction.
+    /// roles returned are read there too. `amr` (RFC 8176) says how the session was
+    /// authenticated; every access token of the session, refreshed or not, carries it. The
+    /// `login_succeeded` event (from `origin`, with the session's id) is written in the
+    /// same transaction.
     #[tracing::instrument(skip_all, fields(user_id = %user_id))]
     pub async fn open_session(
         &self,
@@ -58,6 +61,7 @@ impl Store {
         verified_hash: &str,
         refresh: &StoredRefreshToken,
         refresh_ttl: Duration,
+        amr: &[String],
         origin: &Origin,
     ) -> Result<SessionOpening, StoreError> {
         let now = Timestamp::now();
@@ -81,6 +85,7 @@ impl Store {
             .bind(user_id)
             .bind(now)
             .bind(expires_at)
+            .bind(Json(amr))
             .execute()
             .await
             .db("insert session")?;
@@ -94,7 +99,8 @@ impl Store {
             .await
             .db("insert refresh token")?;
         let event = NewEvent::new(EventType::LoginSucceeded, Some(user_id), origin)
-            .with("session_id", session_id);
+            .with("session_id", session_id)
+            .with("amr", amr);
         events::insert(&mut tx, &event).await?;
         tx.commit().await.db("commit session")?;
         Ok(SessionOpening::Opened {

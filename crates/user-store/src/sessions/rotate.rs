@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use auth_core::{PresentedRefreshToken, RefreshChainKey, StoredRefreshToken};
+use sqlx::types::Json;
 use uuid::Uuid;
 
 use super::{INSERT_REFRESH_TOKEN, RevocationReason};
@@ -24,6 +25,8 @@ pub enum Rotation {
         session_id: Uuid,
         user: User,
         refresh_token: String,
+        /// How the session was authenticated (RFC 8176), as stored when it was opened.
+        amr: Vec<String>,
     },
     /// Unknown token, wrong secret, expired, or its session is revoked or expired, or its
     /// user is disabled. Nothing changed.
@@ -41,6 +44,7 @@ struct PresentedTokenRow {
     spent_at: Option<Timestamp>,
     session_revoked_at: Option<Timestamp>,
     session_expires_at: Timestamp,
+    amr: Json<Vec<String>>,
     #[sqlx(flatten)]
     user: User,
 }
@@ -72,7 +76,7 @@ const MAX_CHAIN_WALK: usize = 8;
 
 const FIND: &str = "SELECT rt.session_id, rt.secret_hash, rt.expires_at AS token_expires_at, \
                         rt.spent_at, s.revoked_at AS session_revoked_at, \
-                        s.expires_at AS session_expires_at, \
+                        s.expires_at AS session_expires_at, s.amr, \
                         u.id, u.username, u.roles, u.disabled, u.created_at, \
                         COALESCE(u.email, u.pending_email) AS email, \
                         (u.email IS NOT NULL) AS email_verified \
@@ -206,6 +210,7 @@ async fn store_successor(
         session_id: row.session_id,
         user: row.user,
         refresh_token,
+        amr: row.amr.0,
     })
 }
 
@@ -260,6 +265,7 @@ async fn live_successor(
                 session_id: row.session_id,
                 user: row.user,
                 refresh_token: token,
+                amr: row.amr.0,
             });
         }
         current = PresentedRefreshToken::parse(&token);

@@ -15,7 +15,7 @@ pub struct Username {
 pub enum UsernameError {
     #[error("a username must be 3 to 64 characters long")]
     Length,
-    #[error("a username must not contain control characters")]
+    #[error("a username must not contain control characters or line breaks")]
     ControlCharacter,
     #[error(
         "a username must not contain invisible characters (format characters such as \
@@ -43,7 +43,7 @@ impl Username {
         // Checked on the NFKC form, which is what is stored and compared: NFKC maps some
         // invisible characters onto others (U+3164 and U+FFA0 onto U+1160) and none onto
         // nothing, so whatever is invisible in the input is still caught here.
-        if display.chars().any(char::is_control) {
+        if display.chars().any(|c| c.is_control() || is_line_break(c)) {
             return Err(UsernameError::ControlCharacter);
         }
         if display.chars().any(is_invisible) {
@@ -79,6 +79,16 @@ impl Username {
     }
 }
 
+/// U+2028 LINE SEPARATOR and U+2029 PARAGRAPH SEPARATOR (General_Category Zl and Zp):
+/// not controls, but they break a line wherever a name is shown, so a name could carry a
+/// second line of text into a message or a page.
+fn is_line_break(c: char) -> bool {
+    matches!(
+        CodePointMapData::<GeneralCategory>::new().get(c),
+        GeneralCategory::LineSeparator | GeneralCategory::ParagraphSeparator
+    )
+}
+
 /// A character that renders as nothing, so that a name holding it looks like the name
 /// without it (`victim2` and `victim2` + U+200B): General_Category Cf (format: zero-width
 /// space and joiners, soft hyphen, bidirectional controls, word joiner, tags) or
@@ -95,6 +105,18 @@ fn is_invisible(c: char) -> bool {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn line_and_paragraph_separators_are_refused_like_controls() {
+        for name in ["alice\u{2028}Visit evil.example", "bob\u{2029}x"] {
+            assert_eq!(
+                Username::parse(name).unwrap_err(),
+                UsernameError::ControlCharacter,
+                "{name:?}"
+            );
+        }
+    }
+
     use super::*;
 
     #[test]

@@ -31,12 +31,20 @@ pub async fn spawn_revocation_feed(
     retention: Duration,
     interval: Duration,
 ) -> Result<Vec<JoinHandle<()>>, StoreError> {
+    // On PostgreSQL, listen before the initial load: a revocation committed after LISTEN
+    // is announced, one committed before it is loaded, so none falls between the two while
+    // the server starts (a logout in the first moments would otherwise wait for the poll).
+    let listening = match &store {
+        Store::Postgres(pool) => Some((pool.clone(), start_listening(pool, interval).await)),
+        Store::Sqlite(_) => None,
+    };
     let mut since = Timestamp::now().minus(retention);
     since = catch_up(&store, &revoked, retention, since).await?;
     let mut tasks = Vec::with_capacity(2);
-    if let Store::Postgres(pool) = &store {
+    if let Some((pool, listener)) = listening {
         tasks.push(tokio::spawn(listen(
-            pool.clone(),
+            pool,
+            listener,
             revoked.clone(),
             retention,
             interval,
@@ -57,30 +65,52 @@ pub async fn spawn_revocation_feed(
     Ok(tasks)
 }
 
-/// Adds each session announced on [`CHANNEL`] to the set. Connection trouble is retried
-/// every `retry` (the poll covers what is missed meanwhile).
-async fn listen(pool: PgPool, revoked: RevokedSessions, retention: Duration, retry: Duration) {
-    loop {
-        // A connection of its own, not one of the pool's: listening holds it for good,
-        // and the requests keep every pooled connection.
-        let own = PgPoolOptions::new()
-            .max_connections(1)
-            .acquire_timeout(retry.max(Duration::from_secs(1)))
-            .connect_lazy_with(pool.connect_options().as_ref().clone());
-        let mut listener = match PgListener::connect_with(&own).await {
-            Ok(listener) => listener,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot listen for revocations; will retry");
-                tokio::time::sleep(retry).await;
-                continue;
-            }
-        };
-        if let Err(e) = listener.listen(CHANNEL).await {
-            tracing::warn!(error = %e, "cannot listen for revocations; will retry");
-            tokio::time::sleep(retry).await;
-            continue;
+/// A connection listening on [`CHANNEL`], or `None` (with a warning) when it cannot be
+/// had now. A connection of its own, not one of the pool's: listening holds it for good,
+/// and the requests keep every pooled connection.
+async fn start_listening(pool: &PgPool, retry: Duration) -> Option<PgListener> {
+    let own = PgPoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(retry.max(Duration::from_secs(1)))
+        .connect_lazy_with(pool.connect_options().as_ref().clone());
+    let listening = async {
+        let mut listener = PgListener::connect_with(&own).await?;
+        listener.listen(CHANNEL).await?;
+        Ok::<_, sqlx::Error>(listener)
+    };
+    match listening.await {
+        Ok(listener) => {
+            tracing::debug!("listening for revocations");
+            Some(listener)
         }
-        tracing::debug!("listening for revocations");
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot listen for revocations; will retry");
+            None
+        }
+    }
+}
+
+/// Adds each session announced on [`CHANNEL`] to the set, starting with `listener` when
+/// start-up could open one. Connection trouble is retried every `retry` (the poll covers
+/// what is missed meanwhile).
+async fn listen(
+    pool: PgPool,
+    mut listener: Option<PgListener>,
+    revoked: RevokedSessions,
+    retention: Duration,
+    retry: Duration,
+) {
+    loop {
+        let mut listener = match listener.take() {
+            Some(listener) => listener,
+            None => match start_listening(&pool, retry).await {
+                Some(listener) => listener,
+                None => {
+                    tokio::time::sleep(retry).await;
+                    continue;
+                }
+            },
+        };
         loop {
             match listener.try_recv().await {
                 Ok(Some(notification)) => match notification.payload().parse::<Uuid>() {

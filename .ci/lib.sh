@@ -37,3 +37,58 @@ ci_use_venv() {
     export AUTHD_CI_VENV=$venv
     case ":$PATH:" in *":$venv/bin:"*) ;; *) export PATH="$venv/bin:$PATH" ;; esac
 }
+
+# ci_start_authd WHO BIN [VAR=VALUE]...: starts BIN in a fresh empty directory on a free
+# loopback port with only PATH, HOME, BIND_ADDR, LOG_FORMAT=json and the given variables,
+# and waits (at most 20 s) for /healthz. Sets CI_AUTHD_PID, CI_AUTHD_WORK and
+# CI_AUTHD_BASE; the server is stopped and its directory removed by ci_stop_authd, which
+# runs on exit too. WHO prefixes the failure messages (ci_fail).
+CI_AUTHD_PID=""
+CI_AUTHD_WORK=""
+CI_AUTHD_BASE=""
+CI_WHO="ci"
+
+ci_stop_authd() {
+    if [ -n "$CI_AUTHD_PID" ]; then
+        kill "$CI_AUTHD_PID" 2>/dev/null || true
+        wait "$CI_AUTHD_PID" 2>/dev/null || true
+        CI_AUTHD_PID=""
+    fi
+    if [ -n "$CI_AUTHD_WORK" ]; then
+        rm -rf "$CI_AUTHD_WORK"
+        CI_AUTHD_WORK=""
+    fi
+}
+
+# ci_fail MESSAGE: says what failed, shows the running server's log, exits 1.
+ci_fail() {
+    echo "$CI_WHO: $*" >&2
+    if [ -n "$CI_AUTHD_WORK" ] && [ -f "$CI_AUTHD_WORK/server.log" ]; then
+        echo "--- server log ---" >&2
+        cat "$CI_AUTHD_WORK/server.log" >&2
+    fi
+    exit 1
+}
+
+ci_start_authd() {
+    CI_WHO=$1
+    local bin=$2
+    shift 2
+    trap ci_stop_authd EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+    CI_AUTHD_WORK=$(mktemp -d)
+    local port
+    port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
+    CI_AUTHD_BASE="http://127.0.0.1:$port"
+    (cd "$CI_AUTHD_WORK" && exec env -i PATH="$PATH" HOME="${HOME:-/tmp}" \
+        BIND_ADDR="127.0.0.1:$port" LOG_FORMAT=json "$@" \
+        "$bin" >"$CI_AUTHD_WORK/server.log" 2>&1) &
+    CI_AUTHD_PID=$!
+    local deadline=$((SECONDS + 20))
+    until curl -fsS -o /dev/null --max-time 1 "$CI_AUTHD_BASE/healthz" 2>/dev/null; do
+        kill -0 "$CI_AUTHD_PID" 2>/dev/null || ci_fail "authd exited before answering /healthz"
+        [ "$SECONDS" -lt "$deadline" ] || ci_fail "authd did not answer $CI_AUTHD_BASE/healthz within 20 s"
+        sleep 0.2
+    done
+}
